@@ -1,0 +1,25 @@
+# pyserini-milco: `make demo` (the main job) and `make test` (the suite). Both run `make setup` first.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test clean
+
+setup: $(STAMP)
+
+# Idempotent: re-runs pip only when the dependency pins change.
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pyserini_milco.hook install
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/python -m pyserini_milco.demo
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info
