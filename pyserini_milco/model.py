@@ -118,7 +118,8 @@ class MilcoModel(nn.Module):
         for start in range(0, tokens.shape[0], self.head_chunk_tokens):
             stop = start + self.head_chunk_tokens
             logits = self.mlm_head(tokens[start:stop]).float()
-            best.index_reduce_(0, owner[start:stop], logits, "amax", include_self=True)
+            rows = owner[start:stop, None].expand_as(logits)
+            best.scatter_reduce_(0, rows, logits, "amax", include_self=True)
         return torch.log1p(best)
 
     def source_view(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
