@@ -171,11 +171,14 @@ def has_tokenizer(folder: Path) -> bool:
 
 def load_source_tokenizer(folder: Path, config: MilcoConfig):
     """The multilingual tokenizer: from the folder, else by the backbone's id (cache or network)."""
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, PretrainedConfig
 
-    source = folder if has_tokenizer(folder) else config.multilingual_encoder_checkpoint
+    in_folder = has_tokenizer(folder)
+    source = folder if in_folder else config.multilingual_encoder_checkpoint
+    # A MILCO config.json is not a transformers config: keep AutoTokenizer from parsing it.
+    extra = {"config": PretrainedConfig()} if in_folder else {}
     try:
-        return AutoTokenizer.from_pretrained(str(source))
+        return AutoTokenizer.from_pretrained(str(source), **extra)
     except (OSError, ValueError) as err:
         raise CheckpointError(
             f"{folder}: no multilingual tokenizer in the folder ({' / '.join(_TOKENIZER_FILES)}), and "

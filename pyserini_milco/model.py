@@ -104,12 +104,12 @@ class MilcoModel(nn.Module):
         """Backbone's last hidden states ``[B, L, Hm]``."""
         return self.m_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    def pivot_view(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """``log1p(relu(max over real tokens of head(gelu(projector(h)))))`` as ``[B, Ve]`` float32.
+    def pivot_max_logits(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``relu(max over real tokens of head(gelu(projector(h))))`` as ``[B, Ve]`` float32.
 
         Only non-padding tokens go through the head, ``head_chunk_tokens`` rows at a time, and a
         running max per text is kept, so the ``[B, L, Ve]`` logits are never held whole.
-        Starting the max at 0 applies the ReLU for free.
+        Starting the max at 0 applies the ReLU for free. Differentiable (stage-1 training uses it).
         """
         keep = attention_mask.bool()
         tokens = nn.functional.gelu(self.projector(hidden[keep]))
@@ -119,8 +119,12 @@ class MilcoModel(nn.Module):
             stop = start + self.head_chunk_tokens
             logits = self.mlm_head(tokens[start:stop]).float()
             rows = owner[start:stop, None].expand_as(logits)
-            best.scatter_reduce_(0, rows, logits, "amax", include_self=True)
-        return torch.log1p(best)
+            best = best.scatter_reduce(0, rows, logits, "amax", include_self=True)
+        return best
+
+    def pivot_view(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The pivot view ``log1p(relu(max_t logits))``, ``[B, Ve]`` float32."""
+        return torch.log1p(self.pivot_max_logits(hidden, attention_mask))
 
     def source_view(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """LexEcho: ``relu(echo(h_t)) * mask_t * scale`` per token, ``[B, L]`` float32."""
