@@ -15,6 +15,13 @@ from pathlib import Path
 from typing import IO
 
 
+def _umask() -> int:
+    """The process umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a fresh temporary file name next to ``path`` for a writer (possibly another program);
@@ -26,6 +33,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -42,18 +50,19 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", encoding: str | None
 def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty temporary folder next to ``path``; on success it replaces ``path``.
 
-    An existing ``path`` is removed only after the new folder is complete (the swap itself is two
-    renames, so a crash between them leaves the new folder under its temporary name, not a mix).
+    An existing ``path`` is set aside only once the new folder is complete, and deleted after the
+    new one took its name (two renames: a crash between them leaves both folders, never a mix).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; give it a normal folder's mode
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
         if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)
-            shutil.rmtree(old)
         os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

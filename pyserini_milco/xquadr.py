@@ -454,20 +454,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m pyserini_milco.xquadr``."""
-    args = build_parser().parse_args(argv)
+def run_command(args: argparse.Namespace) -> None:
+    """Do what the parsed command line asks."""
     if args.command == "prepare":
         languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
         prepared = prepare(load_xquadr(args.data_dir, languages), args.out)
         print(json.dumps(prepared.manifest(), indent=1))
-        return 0
+        return
     prepared = Prepared(args.prepared)
     results = run_bm25(prepared, args.work or prepared.root / "bm25", threads=args.threads, hits=args.hits)
     with atomic_output(args.out) as handle:
         json.dump(results, handle, indent=1)
     print(format_table(results))
     print(f"total {results['seconds']['total']} s; largest trec_eval/Python gap {results['max_python_gap']}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m pyserini_milco.xquadr``: 0 on success, 2 on missing or bad input."""
+    try:
+        run_command(build_parser().parse_args(argv))
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

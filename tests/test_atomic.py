@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyserini_milco.atomic import atomic_directory, atomic_output, atomic_path
+from pyserini_milco.atomic import _umask, atomic_directory, atomic_output, atomic_path
 
 
 def test_file_appears_only_when_complete(tmp_path):
@@ -11,7 +11,7 @@ def test_file_appears_only_when_complete(tmp_path):
     with atomic_output(target) as handle:
         handle.write("done")
         assert not target.exists()
-    assert target.read_text() == "done"
+    assert target.read_text() == "done" and target.stat().st_mode & 0o777 == 0o666 & ~_umask()
     with pytest.raises(RuntimeError), atomic_output(target) as handle:
         handle.write("partial")
         raise RuntimeError("interrupted")

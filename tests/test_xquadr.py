@@ -101,6 +101,8 @@ def test_prepare_cli_writes_pyserini_inputs(data_dir, tmp_path, capsys):
                                                                       "en-q3 0 de-1-1 1"]
     assert prepared.manifest()["candidates_per_pool"] == {"en": 5, "de": 5, "all": 10}
     assert '"questions_per_language"' in capsys.readouterr().out
+    assert main(["bm25", "--prepared", str(tmp_path / "nothing"), "--out", str(tmp_path / "r.json")]) == 2
+    assert "run `python -m pyserini_milco.xquadr prepare" in capsys.readouterr().err
 
 
 def test_pool_files_merge_the_settings_of_a_pool(data_dir, tmp_path):
