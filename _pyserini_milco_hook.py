@@ -60,8 +60,9 @@ class _Finder(importlib.abc.MetaPathFinder):
         return spec
 
 
-def install():
-    if os.environ.get("PYSERINI_MILCO_DISABLE", "").lower() in ("1", "true", "yes"):
+def install(force=False):
+    """Add the finder; ``PYSERINI_MILCO_DISABLE=1`` prevents it unless ``force`` (our own wrappers)."""
+    if not force and os.environ.get("PYSERINI_MILCO_DISABLE", "").lower() in ("1", "true", "yes"):
         return
     if not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())

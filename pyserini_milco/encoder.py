@@ -21,6 +21,8 @@ from .terms import SparseVector, TermVocabulary
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_LENGTH = 512
+#: Backbones whose position ids start at ``pad_token_id + 1`` (the first positions are unusable).
+_PADDING_OFFSET_MODELS = ("xlm-roberta", "roberta", "camembert")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -109,11 +111,17 @@ class MilcoEncoder:
         """Size of the joint space: English vocabulary + multilingual vocabulary (280,524 for the release)."""
         return self.model.config.en_vocab_size + self.model.config.m_vocab_size
 
+    @property
+    def model_max_length(self) -> int:
+        """Longest input the backbone's position table allows (RoBERTa-style ids start after the pad id)."""
+        backbone = self.model.m_model.config
+        offset = backbone.pad_token_id + 1 if backbone.model_type in _PADDING_OFFSET_MODELS else 0
+        return backbone.max_position_embeddings - offset
+
     def tokenize(self, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:
-        """Token ids with the special tokens, truncated to ``max_length``."""
-        return self.tokenizer(
-            list(texts), truncation=True, max_length=max_length or self.max_length, add_special_tokens=True
-        )["input_ids"]
+        """Token ids with the special tokens, truncated to ``max_length`` (at most :attr:`model_max_length`)."""
+        length = min(max_length or self.max_length, self.model_max_length)
+        return self.tokenizer(list(texts), truncation=True, max_length=length, add_special_tokens=True)["input_ids"]
 
     def _pad(self, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(s) for s in sequences)

@@ -104,17 +104,19 @@ class MilcoModel(nn.Module):
         """Backbone's last hidden states ``[B, L, Hm]``."""
         return self.m_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    def pivot_max_logits(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def pivot_max_logits(self, hidden: torch.Tensor, attention_mask: torch.Tensor, relu: bool = True) -> torch.Tensor:
         """``relu(max over real tokens of head(gelu(projector(h))))`` as ``[B, Ve]`` float32.
 
         Only non-padding tokens go through the head, ``head_chunk_tokens`` rows at a time, and a
         running max per text is kept, so the ``[B, L, Ve]`` logits are never held whole.
-        Starting the max at 0 applies the ReLU for free. Differentiable (stage-1 training uses it).
+        Starting the max at 0 applies the ReLU for free; ``relu=False`` keeps the raw max, whose
+        negative entries still get gradients (stage-1 training needs them). Differentiable.
         """
         keep = attention_mask.bool()
         tokens = nn.functional.gelu(self.projector(hidden[keep]))
         owner = keep.nonzero()[:, 0]
-        best = torch.zeros(hidden.shape[0], self.config.en_vocab_size, device=hidden.device, dtype=torch.float32)
+        floor = 0.0 if relu else float("-inf")
+        best = torch.full((hidden.shape[0], self.config.en_vocab_size), floor, device=hidden.device, dtype=torch.float32)
         for start in range(0, tokens.shape[0], self.head_chunk_tokens):
             stop = start + self.head_chunk_tokens
             logits = self.mlm_head(tokens[start:stop]).float()

@@ -118,8 +118,9 @@ def join_title(titles: Sequence[str | None] | None, texts: Sequence[str | None])
 class MilcoDocumentEncoder(_MilcoPyseriniEncoder):
     """Pyserini ``DocumentEncoder`` contract: ``encode(texts, titles=None, max_length=..., **kw)``."""
 
-    def __init__(self, model_name: str, device: str = "cpu", **kwargs):
-        super().__init__(model_name, device=device, options=kwargs.pop("options", None))
+    def __init__(self, model_name: str, device: str | None = "cpu", options: EncodingOptions | None = None,
+                 batch_size: int = 32, **kwargs):
+        super().__init__(model_name, device=device, options=options, batch_size=batch_size)
         _report_at_exit(self)
 
     def encode(self, texts: Sequence[str], titles: Sequence[str] | None = None, max_length: int = 512,

@@ -73,13 +73,17 @@ def tiny_model(vocab_size: int, echo: bool = True, seed: int = 0) -> MilcoModel:
 
 
 def write_official_layout(folder: Path, echo: bool = True, weights: str = "pytorch_model.bin",
-                          with_teacher: bool = True) -> MilcoModel:
+                          with_teacher: bool = True, uniform_echo: bool = False) -> MilcoModel:
     """The release's layout: config.json without backbone_config, ``m_model.*`` keys incl. the pooler,
     the stage-1 teacher under ``en_lsr.*``, the decoder bias as ``decoder.bias``, tokenizers in the folder,
     and the backbone's architecture available by id (here a local folder, as a hub cache would give)."""
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = train_source_tokenizer()
     model = tiny_model(len(tokenizer), echo=echo)
+    if uniform_echo:  # every token, <s> and </s> included, weighs `scale`: like the release's </s>
+        with torch.no_grad():
+            model.echo.weight.zero_()
+            model.echo.bias.fill_(1.0)
     backbone_dir = folder.parent / f"{folder.name}-backbone-by-id"
     backbone_dir.mkdir(exist_ok=True)
     (backbone_dir / "config.json").write_text(json.dumps(model.config.backbone_config))

@@ -96,9 +96,16 @@ def dense_targets(sparse: list[tuple[np.ndarray, np.ndarray]], vocab: int) -> to
 
 
 def union_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-    """Mean over texts of the MSE on the coordinates where student or teacher is non-zero."""
+    """Mean over texts of the MSE on the coordinates where student or teacher is non-zero.
+
+    ``student`` is the raw (pre-ReLU) max logit. Where the teacher is positive the raw value is
+    compared, so a student logit below zero is still pulled up (after a ReLU its gradient would be
+    0 and the student can collapse to an empty vector, as a first run here did); elsewhere the
+    student's ReLU is compared with 0.
+    """
     union = ((student > 0) | (teacher > 0)).float()
-    per_text = ((student - teacher) ** 2 * union).sum(dim=1) / union.sum(dim=1).clamp(min=1)
+    value = torch.where(teacher > 0, student, torch.relu(student))
+    per_text = ((value - teacher) ** 2 * union).sum(dim=1) / union.sum(dim=1).clamp(min=1)
     return per_text.mean()
 
 
@@ -151,7 +158,7 @@ class AlignTrainer:
         ids, mask = batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             hidden = self.model.hidden_states(ids, mask)
-            return self.model.pivot_max_logits(hidden, mask)
+            return self.model.pivot_max_logits(hidden, mask, relu=False)
 
     def loss(self, lines: list[int], langs: list[list[str]]) -> tuple[torch.Tensor, dict[str, float]]:
         vocab = self.model.config.en_vocab_size
@@ -193,14 +200,15 @@ class AlignTrainer:
         """Validation loss, foreign→English top-1 matching and terms per text on held-out documents."""
         self.model.eval()
         lines = self.valid_lines[:limit]
-        english = torch.log1p(self._batched([self.corpus.english[i] for i in lines]))
+        english_raw = self._batched([self.corpus.english[i] for i in lines])
+        english = torch.log1p(torch.relu(english_raw))
         targets = dense_targets([self.teacher[i] for i in lines], self.model.config.en_vocab_size).to(self.device)
-        metrics: dict[str, float] = {"valid_en_loss": union_mse(torch.expm1(english), targets).item()}
+        metrics: dict[str, float] = {"valid_en_loss": union_mse(english_raw, targets).item()}
         accuracy, terms, losses = [], [(english > 0).sum(dim=1).float().mean().item()], []
         for lang in self.s.languages:
             raw = self._batched([self.corpus.translations[lang][i] for i in lines])
             losses.append(union_mse(raw, targets).item())
-            foreign = torch.log1p(raw)
+            foreign = torch.log1p(torch.relu(raw))
             accuracy.append((foreign @ english.T).argmax(dim=1).eq(torch.arange(len(lines), device=self.device)).float().mean().item())
             terms.append((foreign > 0).sum(dim=1).float().mean().item())
             metrics[f"match_{lang}"] = round(accuracy[-1], 4)
