@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("--adapter-layers", type=_int_list, default=list(range(6, 12)), help="backbone layers with adapters, e.g. 6-11 or 0,5,11")
     align.add_argument("--rank", type=int, default=8, help="adapter rank")
     align.add_argument("--alpha", type=float, default=16.0, help="adapter scaling numerator (alpha / rank)")
-    align.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (warm-up then cosine)")
+    align.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (warm-up then cosine)")
     align.add_argument("--warmup", type=int, default=50, help="warm-up steps")
     align.add_argument("--max-length", type=int, default=96, help="tokens per sentence")
     align.add_argument("--validation-documents", type=int, default=12, help="NTREX documents held out for validation")
@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("--seed", type=int, default=0, help="seed for initialisation and data order")
     align.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast on cuda)")
     align.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    align.add_argument("--connector-init-sentences", type=int, default=400,
+                       help="English sentences whose aligned token states warm-start the connector (0: no warm start)")
     align.add_argument("--resume", action="store_true", help="continue from OUT/trainer-state.pt if present")
     return parser
 
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         rank=args.rank, alpha=args.alpha, lr=args.lr, warmup=args.warmup, max_length=args.max_length,
         validation_documents=args.validation_documents, validate_every=args.validate_every,
         save_every=args.save_every, seed=args.seed, device=args.device, threads=args.threads,
+        connector_init_sentences=args.connector_init_sentences,
     )
     print(json.dumps(AlignTrainer(settings).train(resume=args.resume), indent=2))
 

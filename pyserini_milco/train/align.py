@@ -27,6 +27,7 @@ from ..adapters import add_adapters, merge_adapters
 from ..atomic import atomic_output
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..model import MilcoModel
+from .connector_init import aligned_states, fit_connector
 from .data import ParallelCorpus, load_ntrex
 
 STATE_FILE = "trainer-state.pt"
@@ -47,7 +48,7 @@ class AlignSettings:
     adapter_layers: list[int] = dataclasses.field(default_factory=lambda: list(range(6, 12)))
     rank: int = 8
     alpha: float = 16.0
-    lr: float = 1e-3
+    lr: float = 2e-4
     warmup: int = 50
     max_length: int = 96
     validation_documents: int = 12
@@ -56,6 +57,7 @@ class AlignSettings:
     seed: int = 0
     device: str = "cpu"
     threads: int = 0
+    connector_init_sentences: int = 400
 
 
 def set_seeds(seed: int) -> None:
@@ -127,24 +129,37 @@ def schedule(train_lines: list[int], languages: list[str], settings: AlignSettin
 class AlignTrainer:
     def __init__(self, settings: AlignSettings):
         self.s = settings
+        settings.out.mkdir(parents=True, exist_ok=True)
         set_seeds(settings.seed)
         if settings.threads:
             torch.set_num_threads(settings.threads)
         self.device = torch.device(settings.device)
         model, self.tokenizer, self.en_tokens, _ = load_checkpoint(settings.student)
-        self.model: MilcoModel = model
+        self.model: MilcoModel = model.to(self.device)
         for param in model.parameters():
             param.requires_grad_(False)
+        self.corpus: ParallelCorpus = load_ntrex(settings.ntrex_dir, settings.languages)
+        self.train_lines, self.valid_lines = self.corpus.split(settings.validation_documents, settings.seed)
+        teacher = Teacher(settings.teacher, self.device)
+        self.teacher = teacher.targets(self.corpus.english, settings.max_length)
+        if settings.connector_init_sentences:
+            self.warm_start_connector(teacher)
         add_adapters(model.m_model, settings.adapter_layers, settings.rank, settings.alpha)
         model.projector.requires_grad_(True)
         model.to(self.device).train()
         self.trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
         self.optimizer = torch.optim.AdamW(self.trainable.values(), lr=settings.lr, weight_decay=0.0)
-        self.corpus: ParallelCorpus = load_ntrex(settings.ntrex_dir, settings.languages)
-        self.train_lines, self.valid_lines = self.corpus.split(settings.validation_documents, settings.seed)
-        self.teacher = Teacher(settings.teacher, self.device).targets(self.corpus.english, settings.max_length)
         self.steps = schedule(self.train_lines, settings.languages, settings)
         self.step = 0
+
+    def warm_start_connector(self, teacher: Teacher) -> None:
+        """Fit the connector on aligned English token states before training (see :mod:`.connector_init`)."""
+        lines = self.train_lines[: self.s.connector_init_sentences]
+        inputs, targets = aligned_states(self.model, self.tokenizer, teacher.model, teacher.tokenizer,
+                                         [self.corpus.english[i] for i in lines], self.s.max_length)
+        mse = fit_connector(self.model.projector, inputs, targets, seed=self.s.seed)
+        self.log({"step": 0, "connector_init_tokens": int(inputs.shape[0]), "connector_init_mse": round(mse, 4),
+                  "teacher_state_variance": round(float(targets.var()), 4)})
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up, then cosine decay to 10% of the peak."""
@@ -171,7 +186,6 @@ class AlignTrainer:
         return en_loss + fo_loss, {"english": en_loss.item(), "foreign": fo_loss.item()}
 
     def train(self, resume: bool = False) -> dict:
-        self.s.out.mkdir(parents=True, exist_ok=True)
         if resume and (self.s.out / STATE_FILE).is_file():
             self.load_state()
         bar = tqdm(total=self.s.steps, initial=self.step, desc="align", unit="step")
