@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import IO
 
 
@@ -66,3 +67,47 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def temp_path(path: Path) -> Path:
+    """Where ``path`` is written before it is complete: ``NAME.tmp-<pid>``."""
+    return path.with_name(f"{path.name}.tmp-{os.getpid()}")
+
+
+class AtomicFile:
+    """A UTF-8 text file that appears under its name only on :meth:`commit`.
+
+    As a context manager it commits on success and aborts (deletes the temporary file, leaves
+    any earlier final file alone) on an exception.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.temp = temp_path(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.temp, "w", encoding="utf-8")
+
+    def write(self, text: str) -> None:
+        """Append text to the temporary file."""
+        self.file.write(text)
+
+    def commit(self) -> None:
+        """Flush to disk, then rename into place (atomic on POSIX file systems)."""
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        os.replace(self.temp, self.path)
+
+    def abort(self) -> None:
+        """Drop what was written."""
+        self.file.close()
+        self.temp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "AtomicFile":
+        return self
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .atomic import atomic_output, atomic_path
 from .config import MilcoConfig
 from .model import MilcoModel
 
@@ -236,18 +237,11 @@ def save_checkpoint(model: MilcoModel, tokenizer, en_tokens: list[str], folder: 
     config = model.config
     config.backbone_config = model.m_model.config.to_dict()
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(folder / "model.safetensors", lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
-    _atomic_write(folder / "config.json", lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=2)))
-    vocab = "\n".join(en_tokens)
-    _atomic_write(folder / EN_TOKENIZER_DIR / "vocab.txt", lambda tmp: tmp.write_text(vocab, encoding="utf-8"))
+    with atomic_path(folder / "model.safetensors") as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+    with atomic_output(folder / "config.json") as handle:
+        json.dump(config.to_dict(), handle, indent=2)
+    with atomic_output(folder / EN_TOKENIZER_DIR / "vocab.txt") as handle:
+        handle.write("\n".join(en_tokens))
     tokenizer.save_pretrained(str(folder))
     return folder
-
-
-def _atomic_write(target: Path, write) -> None:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -62,7 +62,8 @@ ID_KEYS = ("id", "_id", "docid")
 _BLOCK = 1 << 20
 _BOM = "\ufeff"
 #: What to do about a bad line; appended to every skippable error message.
-SKIP_HINT = "fix or remove the line, or skip bad lines (skip_bad=True)"
+SKIP_HINT = ("fix or remove the line, or skip and count bad lines (--skip-bad-lines; "
+             "PYSERINI_MILCO_SKIP_BAD=1 with python -m pyserini.encode)")
 
 #: Reasons a line is rejected; with ``skip_bad`` these lines are skipped and counted.
 REASONS = {

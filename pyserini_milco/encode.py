@@ -3,7 +3,7 @@
 Takes the arguments of ``python -m pyserini.encode`` (``input ... output ... encoder ...``) plus
 MILCO's own. Unlike the stock command it streams the corpus, validates every line (or skips and
 counts bad lines), writes the output in atomically renamed chunks
-(``embeddings-s{SHARD}-{CHUNK}.jsonl`` and a ``.manifest``), and resumes after a crash without
+(``embeddings-s{SHARD}-{CHUNK}.jsonl``, with a manifest beside the folder), and resumes after a crash without
 redoing finished chunks; ``--shard-id/--shard-num`` split the corpus as Pyserini does.
 
 Example::

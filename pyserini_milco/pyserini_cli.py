@@ -25,7 +25,7 @@ def command(module: str, args: Sequence[str | os.PathLike]) -> list[str]:
     return [sys.executable, "-c", _LAUNCHER, module, *map(str, args)]
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     """The current environment, with this package importable in the child (even when not installed)."""
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[1])
@@ -44,7 +44,7 @@ def run(module: str, args: Sequence[str | os.PathLike], log: str | os.PathLike |
     Raises ``RuntimeError`` naming the command, the log file and the last lines when the tool fails.
     """
     done = subprocess.run(command(module, args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          env=_child_env(), text=True, errors="replace")
+                          env=child_env(), text=True, errors="replace")
     if log is not None:
         Path(log).parent.mkdir(parents=True, exist_ok=True)
         Path(log).write_text(done.stdout, encoding="utf-8")

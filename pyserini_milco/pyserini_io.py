@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from .corpus import CorpusReader, batched, progress_bar
-from .writer import AtomicFile, AtomicJsonlRepresentationWriter, shard_file_name
+from .atomic import AtomicFile
+from .writer import AtomicJsonlRepresentationWriter, shard_file_name
 
 
 @dataclasses.dataclass

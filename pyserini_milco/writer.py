@@ -1,18 +1,18 @@
 """JsonVectorCollection output, written atomically and resumably.
 
 Every output file is written as ``NAME.tmp-<pid>`` and renamed (``os.replace``) to ``NAME`` only
-once complete and flushed to disk, so a killed run never leaves a file that looks complete. The
-temporary names end in ``.tmp-<pid>``, a suffix Anserini's JsonVectorCollection does not read.
+once complete and flushed to disk, so a killed run never leaves a file that looks complete.
 
 :class:`ChunkedVectorWriter` writes one shard as chunks of ``docs_per_file`` documents::
 
-    {prefix}-s{shard_id:03d}-{chunk:05d}.jsonl      e.g. embeddings-s000-00000.jsonl
-    {prefix}-s{shard_id:03d}.manifest               JSON summary, written when the shard is done
+    OUT/{prefix}-s{shard_id:03d}-{chunk:05d}.jsonl            e.g. embeddings-s000-00000.jsonl
+    OUT.manifests/{prefix}-s{shard_id:03d}.json               summary, written when the shard is done
 
 (chunk numbers count within the shard, from 0; a single-shard, single-chunk run therefore always
-gives ``embeddings-s000-00000.jsonl``). The manifest is JSON but deliberately not named
-``*.json``: Anserini reads every ``*.json``/``*.jsonl`` file of the input directory as documents.
-Several shards can write into one directory, which can then be indexed as a whole.
+gives ``embeddings-s000-00000.jsonl``). Manifests live BESIDE the output folder, not in it:
+Anserini's JsonVectorCollection reads every file under its input folder, hidden files and
+subfolders included, whatever the name (a manifest inside made indexing fail), so the folder holds
+documents only and can be indexed as it is. Several shards can write into one folder.
 
 Resume: a chunk whose final file exists is complete. On restart :meth:`ChunkedVectorWriter.pending`
 passes over the documents of complete chunks without yielding them (the reader still parses
@@ -34,51 +34,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from .atomic import AtomicFile
 from .corpus import Document, check_shard, count_file_lines
-
-
-def temp_path(path: Path) -> Path:
-    """Where ``path`` is written before it is complete: ``NAME.tmp-<pid>``."""
-    return path.with_name(f"{path.name}.tmp-{os.getpid()}")
-
-
-class AtomicFile:
-    """A UTF-8 text file that appears under its name only on :meth:`commit`.
-
-    As a context manager it commits on success and aborts (deletes the temporary file, leaves
-    any earlier final file alone) on an exception.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.temp = temp_path(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self.temp, "w", encoding="utf-8")
-
-    def write(self, text: str) -> None:
-        """Append text to the temporary file."""
-        self.file.write(text)
-
-    def commit(self) -> None:
-        """Flush to disk, then rename into place (atomic on POSIX file systems)."""
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        os.replace(self.temp, self.path)
-
-    def abort(self) -> None:
-        """Drop what was written."""
-        self.file.close()
-        self.temp.unlink(missing_ok=True)
-
-    def __enter__(self) -> "AtomicFile":
-        return self
-
-    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
 
 
 def contents_of(values: Iterable[str | None]) -> str:
@@ -174,8 +131,14 @@ def chunk_name(prefix: str, shard_id: int, chunk: int) -> str:
 
 
 def manifest_name(prefix: str, shard_id: int) -> str:
-    """``{prefix}-s{shard:03d}.manifest``: not ``*.json``, which Anserini would index."""
-    return f"{prefix}-s{shard_id:03d}.manifest"
+    """``{prefix}-s{shard:03d}.json``."""
+    return f"{prefix}-s{shard_id:03d}.json"
+
+
+def manifest_dir(out_dir: str | Path) -> Path:
+    """``OUT.manifests``, beside the output folder (Anserini would read anything inside it)."""
+    out_dir = Path(out_dir)
+    return out_dir.parent / f"{out_dir.name}.manifests"
 
 
 def _chunk_pattern(prefix: str, shard_id: int) -> re.Pattern:
@@ -233,7 +196,7 @@ class ChunkedVectorWriter:
     @property
     def manifest_path(self) -> Path:
         """Final path of this shard's manifest."""
-        return self.out_dir / manifest_name(self.prefix, self.shard_id)
+        return manifest_dir(self.out_dir) / manifest_name(self.prefix, self.shard_id)
 
     def _restart_hint(self) -> str:
         """What to do when the finished chunks do not fit this run."""
@@ -303,6 +266,7 @@ class ChunkedVectorWriter:
     def __enter__(self) -> "ChunkedVectorWriter":
         """Create the output directory and clear what a killed run of this shard left."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.manifest_path.parent.mkdir(exist_ok=True)
         self._remove_stale_temps()
         return self
 
@@ -320,8 +284,9 @@ class ChunkedVectorWriter:
     def _remove_stale_temps(self) -> None:
         """Temporary files a killed run of this shard left behind."""
         stem = glob.escape(f"{self.prefix}-s{self.shard_id:03d}")
-        for pattern in (f"{stem}-*.jsonl.tmp-*", f"{stem}.manifest.tmp-*"):
-            for path in self.out_dir.glob(pattern):
+        for folder, pattern in ((self.out_dir, f"{stem}-*.jsonl.tmp-*"),
+                                (self.manifest_path.parent, f"{stem}.json.tmp-*")):
+            for path in folder.glob(pattern):
                 path.unlink(missing_ok=True)
 
     def manifest(self) -> dict[str, Any]:

@@ -451,7 +451,28 @@ def build_parser() -> argparse.ArgumentParser:
     bm25.add_argument("--threads", type=int, default=2, help="indexing and search threads (default: 2)")
     bm25.add_argument("--hits", type=int, default=100,
                       help="ranking depth per query (default: 100; mAP counts relevant sentences below it as 0)")
+    milco = commands.add_parser("milco", help="a MILCO model (dual view and pivot only) through Lucene impact indexes")
+    milco.add_argument("--prepared", required=True, type=Path, help="folder written by `prepare`")
+    milco.add_argument("--encoder", required=True, help="milco-mini, milco, a checkpoint folder or a hub id")
+    milco.add_argument("--out", required=True, type=Path, help="results JSON to write (scores per view and setting)")
+    milco.add_argument("--work", type=Path, default=None, help="folder for encodings, indexes, runs (default: PREPARED/<encoder name>)")
+    milco.add_argument("--threads", type=int, default=2, help="torch, indexing and search threads (default: 2)")
+    milco.add_argument("--hits", type=int, default=100, help="ranking depth per query (default: 100)")
+    milco.add_argument("--max-length", type=int, default=128, help="tokens per sentence and question (default: 128)")
     return parser
+
+
+def _run_milco(args: argparse.Namespace, prepared: Prepared) -> None:
+    from .xquadr_milco import run_milco
+
+    work = args.work or prepared.root / Path(args.encoder).name
+    results = run_milco(prepared, work, args.encoder, threads=args.threads, hits=args.hits, max_length=args.max_length)
+    with atomic_output(args.out) as handle:
+        json.dump(results, handle, indent=1)
+    for view, table in results["views"].items():
+        print(f"\n{args.encoder} ({view} view), {results['terms_per_document']} terms per document")
+        print(format_table(table))
+    print(f"total {results['seconds']['total']} s (encoding {results['seconds']['encoding']} s)")
 
 
 def run_command(args: argparse.Namespace) -> None:
@@ -462,6 +483,9 @@ def run_command(args: argparse.Namespace) -> None:
         print(json.dumps(prepared.manifest(), indent=1))
         return
     prepared = Prepared(args.prepared)
+    if args.command == "milco":
+        _run_milco(args, prepared)
+        return
     results = run_bm25(prepared, args.work or prepared.root / "bm25", threads=args.threads, hits=args.hits)
     with atomic_output(args.out) as handle:
         json.dump(results, handle, indent=1)

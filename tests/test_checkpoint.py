@@ -10,7 +10,7 @@ import torch
 
 from pyserini_milco.checkpoint import CheckpointError, load_checkpoint
 from pyserini_milco.encoder import MilcoEncoder
-from tiny import EN_TOKENS, TEXTS, train_source_tokenizer, tiny_model, write_official_layout
+from tiny import EN_TOKENS, TEXTS, write_official_layout
 
 
 def vectors_of(encoder):

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from pyserini_milco.corpus import CorpusReader, Document, batched
+from pyserini_milco.atomic import AtomicFile
 from pyserini_milco.writer import (
-    AtomicFile, AtomicJsonlRepresentationWriter, ChunkedVectorWriter, completed_chunks, shard_file_name,
+    AtomicJsonlRepresentationWriter, ChunkedVectorWriter, completed_chunks, shard_file_name,
 )
 
 
@@ -86,12 +87,11 @@ def test_chunks_and_manifest(tmp_path):
     reader = CorpusReader(write_corpus(tmp_path / "c.jsonl", 5), fields=["title", "text"])
     out = tmp_path / "out"
     encode(reader, ChunkedVectorWriter(out, docs_per_file=2, arguments={"encoder": "fake"}))
-    assert sorted(p.name for p in out.iterdir()) == [
-        "embeddings-s000-00000.jsonl", "embeddings-s000-00001.jsonl", "embeddings-s000-00002.jsonl",
-        "embeddings-s000.manifest"]
+    assert sorted(p.name for p in out.iterdir()) == [  # documents only: Anserini reads everything inside
+        "embeddings-s000-00000.jsonl", "embeddings-s000-00001.jsonl", "embeddings-s000-00002.jsonl"]
     first = (out / "embeddings-s000-00000.jsonl").read_text(encoding="utf-8").splitlines()[0]
     assert first == '{"id": "d0", "contents": "T0\\nB0", "vector": {"e_d0": 3, "m_▁美国": 1}}'
-    manifest = json.loads((out / "embeddings-s000.manifest").read_text())
+    manifest = json.loads((tmp_path / "out.manifests" / "embeddings-s000.json").read_text())
     assert manifest["docs"] == manifest["docs_written"] == 5
     assert [c["docs"] for c in manifest["chunks"]] == [2, 2, 1]
     assert manifest["terms_per_doc"] == {"docs": 5, "terms": 10, "min_terms": 2, "max_terms": 2,
@@ -162,7 +162,7 @@ def test_shards_share_one_directory(tmp_path, shard_num):
         encode(reader, ChunkedVectorWriter(out, docs_per_file=2, shard_id=shard_id, shard_num=shard_num),
                shard=(shard_id, shard_num))
     assert written_ids(out) == [f"d{i}" for i in range(10)]
-    assert len(list(out.glob("*.manifest"))) == shard_num
+    assert len(list((tmp_path / "out.manifests").glob("*.json"))) == shard_num
 
 
 def test_stale_temporary_files_of_the_shard_are_removed(tmp_path):
@@ -172,7 +172,8 @@ def test_stale_temporary_files_of_the_shard_are_removed(tmp_path):
     (out / "embeddings-s001-00000.jsonl.tmp-99999").write_text("other shard")
     encode(CorpusReader(write_corpus(tmp_path / "c.jsonl", 1)), ChunkedVectorWriter(out))
     assert sorted(p.name for p in out.iterdir()) == [
-        "embeddings-s000-00000.jsonl", "embeddings-s000.manifest", "embeddings-s001-00000.jsonl.tmp-99999"]
+        "embeddings-s000-00000.jsonl", "embeddings-s001-00000.jsonl.tmp-99999"]
+    assert (tmp_path / "out.manifests" / "embeddings-s000.json").is_file()
 
 
 @pytest.mark.parametrize("weight", [2.7, np.int64(2), True])

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ..adapters import add_adapters, merge_adapters
+from ..atomic import atomic_directory
 from ..checkpoint import save_checkpoint
 from .wheels import cache_root
 
@@ -43,16 +41,10 @@ def _build_into(folder: Path, make_model) -> Path:
     """Build into a temporary sibling folder, then rename: a killed build leaves nothing half-done."""
     if (folder / COMPLETE_MARK).is_file():
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_directory(folder) as tmp:
         model, tokenizer, en_tokens, info = make_model()
         save_checkpoint(model, tokenizer, en_tokens, tmp)
         (tmp / COMPLETE_MARK).write_text(json.dumps(info, indent=2))
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 

@@ -286,7 +286,7 @@ def execute(step: RenderedStep) -> str:
     if step.creates is not None and step.creates.exists():
         return f"skipped: {step.creates} exists"
     step.log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**pyserini_cli._child_env(), **step.env}
+    env = {**pyserini_cli.child_env(), **step.env}
     start = time.monotonic()
     try:
         with open(step.log, "w", encoding="utf-8") as log:
