@@ -188,6 +188,15 @@ def load_xquadr(data_dir: str | Path | None = None, languages: Sequence[str] = L
     return data
 
 
+def first_questions(data: dict[str, LanguageData], count: int | None) -> dict[str, LanguageData]:
+    """Keep the first ``count`` questions of every language (the same ids: the files are parallel);
+    the candidate pools stay whole. For quick runs (CI, the demo)."""
+    if count is None:
+        return data
+    keep = list(next(iter(data.values())).questions)[:count]
+    return {lang: LanguageData(d.lang, d.candidates, {qid: d.questions[qid] for qid in keep}) for lang, d in data.items()}
+
+
 def standard_settings(languages: Sequence[str]) -> list[Setting]:
     """X→X for every language, X→en and en→X for every other language, and X→all for every language.
 
@@ -440,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--languages", default=",".join(LANGUAGES),
                       help=f"comma-separated languages to include (default: all 11, {','.join(LANGUAGES)}); "
                            "the X->en and en->X settings need en among them")
+    prep.add_argument("--max-questions", type=int, default=None,
+                      help="keep only the first N questions of each language (the pools stay whole); default: all 1190")
     prep.add_argument("--data-dir", type=Path, default=None,
                       help="folder with <lang>.json of XQuAD-R (default: ../shared/data/xquad-r next to the "
                            "repository; fetch it with `python -m pyserini_milco.datasets fetch xquad-r`)")
@@ -479,7 +490,7 @@ def run_command(args: argparse.Namespace) -> None:
     """Do what the parsed command line asks."""
     if args.command == "prepare":
         languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
-        prepared = prepare(load_xquadr(args.data_dir, languages), args.out)
+        prepared = prepare(first_questions(load_xquadr(args.data_dir, languages), args.max_questions), args.out)
         print(json.dumps(prepared.manifest(), indent=1))
         return
     prepared = Prepared(args.prepared)
