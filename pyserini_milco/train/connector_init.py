@@ -72,4 +72,4 @@ def fit_connector(projector: torch.nn.Linear, inputs: torch.Tensor, targets: tor
             optimizer.step()
     for param, flag in zip(projector.parameters(), was_trainable):
         param.requires_grad_(flag)
-    return float(loss)
+    return float(loss.detach())
