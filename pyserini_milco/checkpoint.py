@@ -58,7 +58,7 @@ def resolve_checkpoint(name_or_path: str | os.PathLike) -> Path:
     if path.is_dir():
         return path
     if name == MINI_MODEL_NAME:
-        from .mini.model import ensure_mini_model
+        from .mini.build import ensure_mini_model
 
         return ensure_mini_model()
     if path.exists() or name.startswith((".", "/", "~")):
