@@ -29,7 +29,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     inp.add_argument("--corpus", required=True, help="a .jsonl/.jsonl.gz file or a folder of them (Pyserini JsonCollection)")
     inp.add_argument("--fields", nargs="+", default=["text"], help="fields of each document, in order (e.g. title text)")
     inp.add_argument("--docid-field", default=None, help="id field when it is not id, _id or docid")
-    inp.add_argument("--delimiter", default="\n", help="separator of the fields inside 'contents'")
+    inp.add_argument("--delimiter", default="\\n", help="separator of the fields inside 'contents' (\\n: newline)")
     inp.add_argument("--shard-id", type=int, default=0, help="0-based shard to encode")
     inp.add_argument("--shard-num", type=int, default=1, help="number of shards the corpus is split into")
     inp.add_argument("--skip-bad-lines", action="store_true",
@@ -78,19 +78,23 @@ def parse(argv: list[str]) -> dict[str, argparse.Namespace]:
     return {name: parsers[name].parse_args(args) for name, args in split_commands(argv).items()}
 
 
-def run(args: dict[str, argparse.Namespace]) -> dict:
-    """Encode one shard; returns the shard's manifest."""
+def load_encoder(enc: argparse.Namespace):
+    """The document encoder that the ``encoder`` flags describe (loaded once, reused for every shard)."""
     import torch
 
     from .pyserini_integration import MilcoDocumentEncoder
 
-    inp, out, enc = args["input"], args["output"], args["encoder"]
     if enc.threads:
         torch.set_num_threads(enc.threads)
+    return MilcoDocumentEncoder(enc.encoder, device=enc.device, options=options_from_args(enc),
+                                batch_size=enc.batch_size)
+
+
+def encode_shard(args: dict[str, argparse.Namespace], encoder) -> dict:
+    """Encode the shard that ``args['input']`` names with a loaded ``encoder``; returns the shard's manifest."""
+    inp, out, enc = args["input"], args["output"], args["encoder"]
     reader = CorpusReader(inp.corpus, inp.fields, inp.docid_field, inp.delimiter.replace("\\n", "\n"),
                           skip_bad=inp.skip_bad_lines)
-    encoder = MilcoDocumentEncoder(enc.encoder, device=enc.device, options=options_from_args(enc),
-                                   batch_size=enc.batch_size)
     arguments = {name: {k: str(v) for k, v in vars(ns).items()} for name, ns in args.items()}
     writer = ChunkedVectorWriter(out.embeddings, out.docs_per_file, shard_id=inp.shard_id,
                                  shard_num=inp.shard_num, arguments=arguments)
@@ -101,6 +105,11 @@ def run(args: dict[str, argparse.Namespace]) -> dict:
             bar.update(len(batch))
     print(reader.summary, file=sys.stderr)
     return writer.manifest()
+
+
+def run(args: dict[str, argparse.Namespace]) -> dict:
+    """Encode one shard; returns the shard's manifest."""
+    return encode_shard(args, load_encoder(args["encoder"]))
 
 
 def main(argv: list[str] | None = None) -> None:
