@@ -42,7 +42,9 @@ class MlmPredictions(nn.Module):
         self.bias = nn.Parameter(torch.zeros(vocab))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.transform(x)) + self.bias
+        """Logits; the bias is added inside the matrix product (one pass over the ``[N, vocab]``
+        output instead of two, as transformers' head does by tying ``decoder.bias``)."""
+        return nn.functional.linear(self.transform(x), self.decoder.weight, self.bias)
 
 
 class MlmHead(nn.Module):
@@ -110,19 +112,21 @@ class MilcoModel(nn.Module):
         Only non-padding tokens go through the head, ``head_chunk_tokens`` rows at a time, and a
         running max per text is kept, so the ``[B, L, Ve]`` logits are never held whole.
         Starting the max at 0 applies the ReLU for free; ``relu=False`` keeps the raw max, whose
-        negative entries still get gradients (stage-1 training needs them). Differentiable.
+        negative entries still get gradients (stage-1 training needs them). The max is kept in the
+        head's dtype (a max of bf16 values is exact in bf16) and cast to float32 once at the end,
+        which saves a float32 copy of every chunk of logits. Differentiable.
         """
         keep = attention_mask.bool()
         tokens = nn.functional.gelu(self.projector(hidden[keep]))
         owner = keep.nonzero()[:, 0]
         floor = 0.0 if relu else float("-inf")
-        best = torch.full((hidden.shape[0], self.config.en_vocab_size), floor, device=hidden.device, dtype=torch.float32)
+        best = torch.full((hidden.shape[0], self.config.en_vocab_size), floor, device=hidden.device, dtype=tokens.dtype)
         for start in range(0, tokens.shape[0], self.head_chunk_tokens):
             stop = start + self.head_chunk_tokens
-            logits = self.mlm_head(tokens[start:stop]).float()
+            logits = self.mlm_head(tokens[start:stop]).to(best.dtype)
             rows = owner[start:stop, None].expand_as(logits)
             best = best.scatter_reduce(0, rows, logits, "amax", include_self=True)
-        return best
+        return best.float()
 
     def pivot_view(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The pivot view ``log1p(relu(max_t logits))``, ``[B, Ve]`` float32."""

@@ -1,0 +1,312 @@
+"""Search speed and pruning: MILCO impact search against BM25 on one XQuAD-R pool, same machine, same run.
+
+Steps (outputs under ``--work``):
+
+1. XQuAD-R is prepared for ``--languages`` (``pyserini_milco.xquadr.prepare``); searched is the
+   English pool (about 1,180 sentences) with the questions of every language (X→en, and en→en);
+2. the pool is encoded once with ``--encoder`` (in this process, timed) and every query is
+   pre-encoded with ``python -m pyserini_milco.encode_queries`` (timed, model loading included), so
+   that search time is search only;
+3. for every pruning level (``none``, ``topk:K``, ``mass:P``) the documents are pruned and quantized
+   exactly as ``python -m pyserini_milco.encode --prune LEVEL`` does, written as a
+   JsonVectorCollection and indexed with ``pyserini.index.lucene --impact --pretokenized``; the
+   pool is also indexed for BM25 (Anserini's English analyzer);
+4. every index is searched with all queries in this process through Pyserini's
+   ``LuceneImpactSearcher`` / ``LuceneSearcher`` ``batch_search`` (``--hits`` per query; this
+   run is also the warm-up), then queries/s is measured on ``--speed-queries`` of them (spread
+   over the languages) with each of ``--threads``: the median of ``--repeats`` timed calls. For
+   impact search ``java_qps`` also times Lucene alone (queries handed over already converted),
+   since Pyserini turns every query vector into a Java map in Python first;
+5. nDCG@10 per setting (the Python metrics, which reproduce ``trec_eval``), averaged over settings;
+   index size on disk, terms per document; a JSON file and a PNG plot (index size, terms per
+   document and nDCG@10 against the pruning level).
+
+Example (from the repository root; about 4 minutes with milco-mini-base on 2 shared cores)::
+
+    python -m benchmarks.search --work /tmp/milco-search --languages en,de,zh,ar
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from pyserini_milco.atomic import atomic_output
+from pyserini_milco.corpus import CorpusReader, Document
+from pyserini_milco.evaluation import Run, evaluate, read_qrels
+from pyserini_milco.lucene import build_index
+from pyserini_milco.pruning import PruneSpec, prune
+from pyserini_milco.terms import DEFAULT_QUANTIZATION_SCALE, SparseVector, quantized_terms
+from pyserini_milco.writer import ChunkedVectorWriter
+from pyserini_milco.xquadr import PIVOT, Prepared, Setting, load_xquadr, prepare
+
+from .common import default_encoder, machine, median, set_threads, timed, write_json
+
+DEFAULT_LEVELS = ("none", "topk:10", "topk:20", "topk:50", "topk:100", "mass:0.5", "mass:0.7", "mass:0.9")
+NDCG = "ndcg_cut_10"
+
+
+def parse_level(text: str) -> PruneSpec | None:
+    """``none`` or a ``--prune`` value (``topk:K``, ``mass:P``, ``quantile:P``)."""
+    return None if text == "none" else PruneSpec.parse(text)
+
+
+def level_name(spec: PruneSpec | None) -> str:
+    """``none``, ``topk:10``, ``mass:0.5``: the label of a pruning level."""
+    return "none" if spec is None else f"{spec.method}:{spec.value:g}"
+
+
+def prepare_pool(languages: Sequence[str], work: Path, data_dir: Path | None) -> tuple[Prepared, list[Setting]]:
+    """XQuAD-R prepared for ``languages``, and the settings that search the English pool."""
+    prepared = prepare(load_xquadr(data_dir, list(dict.fromkeys([PIVOT, *languages]))), work / "xquadr")
+    return prepared, [Setting(lang, PIVOT) for lang in languages]
+
+
+def encode_documents(encoder_name: str, docs: Sequence[Document], batch_size: int,
+                     max_length: int) -> tuple[Any, list[SparseVector], float]:
+    """(encoder, float vectors, seconds of encoding): the model is loaded before the clock starts."""
+    from pyserini_milco.encoder import MilcoEncoder
+
+    encoder = MilcoEncoder.from_pretrained(encoder_name, device="cpu")
+    seconds, vectors = timed(lambda: encoder.encode_vectors([d.text for d in docs], batch_size=batch_size,
+                                                            max_length=max_length, show_progress_bar=True))
+    return encoder, vectors, seconds
+
+
+def encode_queries(encoder_name: str, topics: Path, out: Path, max_length: int) -> float:
+    """Pre-encode ``topics`` with ``python -m pyserini_milco.encode_queries``; returns the wall time."""
+    from pyserini_milco import pyserini_cli
+
+    args = ["--topics", topics, "--encoder", encoder_name, "--output", out, "--device", "cpu",
+            "--max-length", str(max_length)]
+    seconds, _ = timed(lambda: pyserini_cli.run("pyserini_milco.encode_queries", args, log=out.with_suffix(".log")))
+    return seconds
+
+
+def write_level(encoder, docs: Sequence[Document], vectors: Sequence[SparseVector], spec: PruneSpec | None,
+                out: Path, scale: float) -> float:
+    """Write one pruning level as a JsonVectorCollection (pruned, then quantized, as the encode CLI
+    does); returns the mean number of terms per document."""
+    shutil.rmtree(out, ignore_errors=True)
+    kept = vectors if spec is None else [prune(v, spec, encoder.pivot_size) for v in vectors]
+    terms = [quantized_terms(encoder.vocab, v, scale) for v in kept]
+    writer = ChunkedVectorWriter(out, docs_per_file=max(1, len(docs)))
+    with writer:
+        writer.write_batch(list(writer.pending(docs)), terms)
+    return sum(len(t) for t in terms) / max(1, len(terms))
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (an index's size on disk)."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def search_topics(prepared: Prepared, settings: Sequence[Setting], path: Path, max_questions: int | None) -> Path:
+    """One ``qid<TAB>text`` file with the first ``max_questions`` questions (all: None) of every
+    setting's query language."""
+    with atomic_output(path) as handle:
+        for setting in settings:
+            lines = prepared.topics(setting.query_lang).read_text(encoding="utf-8").splitlines(keepends=True)
+            handle.writelines(lines[:max_questions])
+    return path
+
+
+def read_topics(path: Path) -> tuple[list[str], list[str]]:
+    """(query ids, texts) of a ``qid<TAB>text`` file."""
+    pairs = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [qid for qid, _ in pairs], [text for _, text in pairs]
+
+
+def to_run(results: dict[str, list]) -> Run:
+    """Pyserini's ``batch_search`` output as ``{qid: {docid: score}}``."""
+    return {qid: {hit.docid: hit.score for hit in hits} for qid, hits in results.items()}
+
+
+def java_queries(searcher, texts: Sequence[str]):
+    """The Java query maps that ``LuceneImpactSearcher.batch_search`` builds, built once up front."""
+    from pyserini.pyclass import autoclass
+
+    array, hash_map, integer = autoclass("java.util.ArrayList"), autoclass("java.util.HashMap"), \
+        autoclass("java.lang.Integer")
+    queries = array()
+    for text in texts:
+        query = hash_map()
+        for term, weight in searcher.encode(text).items():
+            if term in searcher.idf and searcher.idf[term] > searcher.min_idf:
+                query.put(term, integer(weight))
+        queries.add(query)
+    return queries
+
+
+def java_qids(qids: Sequence[str]):
+    """Query ids as a Java list."""
+    from pyserini.pyclass import autoclass
+
+    ids = autoclass("java.util.ArrayList")()
+    for qid in qids:
+        ids.add(qid)
+    return ids
+
+
+def qps(search, count: int, repeats: int) -> float:
+    """Queries per second: median of ``repeats`` timed calls (the caller warmed up)."""
+    return count / median([timed(search)[0] for _ in range(repeats)])
+
+
+def evenly(items: Sequence, count: int) -> list:
+    """About ``count`` items spread over ``items`` (every k-th), so that every language is in a sample."""
+    return list(items[::max(1, len(items) // count)])
+
+
+def search_speed(searcher, qids: list[str], texts: list[str], args: argparse.Namespace,
+                 impact: bool) -> tuple[Run, dict[str, dict[int, float]]]:
+    """The run of every query, and queries/s on ``--speed-queries`` of them at each ``--threads``:
+    Pyserini end to end, and for impact search also Lucene alone. The full run is the warm-up."""
+    run = to_run(searcher.batch_search(texts, qids, k=args.hits, threads=args.threads[0]))
+    ids, queries = evenly(qids, args.speed_queries), evenly(texts, args.speed_queries)
+    speed: dict[str, dict[int, float]] = {"qps": {}, "java_qps": {}} if impact else {"qps": {}}
+    converted = (java_queries(searcher, queries), java_qids(ids)) if impact else None
+    for count in args.threads:
+        speed["qps"][count] = qps(lambda: searcher.batch_search(queries, ids, k=args.hits, threads=count), len(ids),
+                                  args.repeats)
+        if impact:
+            speed["java_qps"][count] = qps(lambda: searcher.object.batch_search(*converted, args.hits, count),
+                                           len(ids), args.repeats)
+    return run, speed
+
+
+def ndcg_by_setting(run: Run, prepared: Prepared, settings: Sequence[Setting], qids: set[str]) -> dict[str, float]:
+    """nDCG@10 of every setting over the questions asked (``qids``), and their mean (``mean``)."""
+    scores = {}
+    for setting in settings:
+        qrels = {qid: judged for qid, judged in read_qrels(prepared.qrels(setting)).items() if qid in qids}
+        scores[setting.name] = evaluate(qrels, run, ["ndcg_cut.10"])[NDCG]
+    return {**{name: round(value, 4) for name, value in scores.items()},
+            "mean": round(sum(scores.values()) / len(scores), 4)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line flags."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.search", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, required=True, help="folder for data, encodings, indexes and results")
+    parser.add_argument("--encoder", default=None,
+                        help="MILCO checkpoint folder or name (default: milco-mini-base, built offline)")
+    parser.add_argument("--languages", default="en,de,zh,ar",
+                        help="query languages searching the English pool (en: en->en, others: X->en)")
+    parser.add_argument("--levels", nargs="+", type=parse_level, default=[parse_level(t) for t in DEFAULT_LEVELS],
+                        help="pruning levels: none, topk:K, mass:P, quantile:P")
+    parser.add_argument("--max-questions", type=int, default=None,
+                        help="first N questions of each language (default: all 1190)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="search threads to time")
+    parser.add_argument("--hits", type=int, default=100, help="results per query")
+    parser.add_argument("--repeats", type=int, default=3, help="timed searches per measure (median reported)")
+    parser.add_argument("--speed-queries", type=int, default=500,
+                        help="queries (spread over the languages) that the speed is measured on; nDCG uses all")
+    parser.add_argument("--batch-size", type=int, default=32, help="documents per forward pass when encoding")
+    parser.add_argument("--max-length", type=int, default=512, help="tokens per document and per query")
+    parser.add_argument("--quantization-scale", type=float, default=DEFAULT_QUANTIZATION_SCALE,
+                        help="integer weight = round(weight x scale), as the encode CLIs")
+    parser.add_argument("--data-dir", type=Path, default=None, help="XQuAD-R folder (default: ../shared/data/xquad-r)")
+    parser.add_argument("--plot", type=Path, default=None, help="PNG to draw (default: WORK/search.png)")
+    return parser
+
+
+def run_levels(args: argparse.Namespace, prepared: Prepared, settings: list[Setting], encoder_name: str,
+               topics: Path) -> dict[str, Any]:
+    """Encode, then index and search every pruning level and BM25; the results."""
+    qids, texts = read_topics(topics)
+    docs = list(CorpusReader(prepared.corpus_dir(PIVOT)).documents())
+    queries = args.work / "queries.jsonl"
+    query_seconds = encode_queries(encoder_name, topics, queries, args.max_length)
+    encoder, vectors, doc_seconds = encode_documents(encoder_name, docs, args.batch_size, args.max_length)
+    from pyserini.search.lucene import LuceneImpactSearcher, LuceneSearcher
+
+    rows = []
+    for spec in args.levels:
+        name = level_name(spec)
+        folder = args.work / "vectors" / name.replace(":", "-")
+        terms = write_level(encoder, docs, vectors, spec, folder, args.quantization_scale)
+        index = build_index(folder, args.work / "indexes" / name.replace(":", "-"), impact=True)
+        searcher = LuceneImpactSearcher(str(index), str(queries), min_idf=-1)
+        run, speed = search_speed(searcher, qids, texts, args, impact=True)
+        rows.append({"level": name, "method": spec.method if spec else "none", "value": spec.value if spec else None,
+                     "terms_per_doc": round(terms, 1), "index_bytes": folder_bytes(index), **speed,
+                     "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
+        print(format_row(rows[-1]), flush=True)
+    bm25 = build_index(prepared.corpus_dir(PIVOT), args.work / "indexes" / "bm25", language=PIVOT)
+    run, speed = search_speed(LuceneSearcher(str(bm25)), qids, texts, args, impact=False)
+    rows.append({"level": "bm25", "method": "bm25", "value": None, "terms_per_doc": None,
+                 "index_bytes": folder_bytes(bm25), **speed, "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
+    print(format_row(rows[-1]), flush=True)
+    return {"encoding": {"documents": len(docs), "document_seconds": round(doc_seconds, 2),
+                         "documents_per_s": round(len(docs) / doc_seconds, 2), "queries": len(qids),
+                         "query_seconds_with_model_loading": round(query_seconds, 2)},
+            "rows": rows}
+
+
+def format_row(row: dict[str, Any]) -> str:
+    """One printed line of results."""
+    speeds = " ".join(f"{t}t {q:.0f} q/s" for t, q in row["qps"].items())
+    java = " ".join(f"{t}t {q:.0f} q/s" for t, q in row.get("java_qps", {}).items())
+    terms = f"{row['terms_per_doc']:.1f} terms/doc" if row["terms_per_doc"] is not None else "BM25"
+    return (f"{row['level']:>9}: {terms}, index {row['index_bytes'] / 2 ** 20:.2f} MiB, nDCG@10 "
+            f"{row['ndcg@10']['mean']:.4f} | Pyserini {speeds}" + (f" | Lucene alone {java}" if java else ""))
+
+
+def plot(results: dict[str, Any], path: Path) -> Path:
+    """Index size, terms per document and nDCG@10 against the pruning level, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results["rows"]
+    unpruned = next((r for r in rows if r["method"] == "none"), None)
+    bm25 = next(r for r in rows if r["method"] == "bm25")
+    measures = [("index size (MiB)", lambda r: r["index_bytes"] / 2 ** 20), ("terms per document",
+                lambda r: r["terms_per_doc"]), ("nDCG@10 (mean over settings)", lambda r: r["ndcg@10"]["mean"])]
+    figure, axes = plt.subplots(2, 3, figsize=(13, 7), squeeze=False)
+    for row_axes, method, label in zip(axes, ("topk", "mass"), ("top-k: terms kept per view", "mass: weight kept")):
+        chosen = sorted((r for r in rows if r["method"] == method), key=lambda r: r["value"])
+        for axis, (title, value) in zip(row_axes, measures):
+            axis.plot([r["value"] for r in chosen], [value(r) for r in chosen], "o-", label=method)
+            if unpruned:
+                axis.axhline(value(unpruned), color="grey", linestyle=":", label="unpruned")
+            if title.startswith(("index", "nDCG")):
+                axis.axhline(value(bm25), color="tab:red", linestyle="--", label="BM25")
+            axis.set(xlabel=label, title=title)
+            axis.set_xscale("log" if method == "topk" else "linear")
+            axis.legend(fontsize=8)
+    figure.suptitle(f"MILCO pruning on XQuAD-R (English pool): {Path(results['encoder']).name}", fontsize=10)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: writes ``WORK/search.json`` and the plot."""
+    args = build_parser().parse_args(argv)
+    set_threads(1)
+    started = time.perf_counter()
+    encoder_name = args.encoder or default_encoder()
+    languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
+    prepared, settings = prepare_pool(languages, args.work, args.data_dir)
+    topics = search_topics(prepared, settings, args.work / "topics.tsv", args.max_questions)
+    results = {"machine": machine("cpu"), "encoder": encoder_name, "settings": [s.name for s in settings],
+               "hits": args.hits, **run_levels(args, prepared, settings, encoder_name, topics)}
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    write_json(args.work / "search.json", results)
+    print(f"plot: {plot(results, args.plot or args.work / 'search.png')}; results: {args.work / 'search.json'}; "
+          f"{results['seconds']} s in all; encoding: {json.dumps(results['encoding'])}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The benchmarks run end to end on tiny configurations, and their package/reference checks hold."""
+import json
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO, SHARED_DATA
+
+sys.path.insert(0, str(REPO))
+from benchmarks import encode as encode_benchmark  # noqa: E402
+from benchmarks import search as search_benchmark  # noqa: E402
+from pyserini_milco.encoder import pad_sequences  # noqa: E402
+
+TINY = ["--arch", "tiny", "--lengths", "5-40", "--batch-sizes", "3", "8", "--batches", "2", "--repeats", "1",
+        "--pivot-terms", "40"]
+
+
+def test_pad_sequences_rounds_up_to_a_multiple():
+    ids, mask = pad_sequences([[5, 6, 7], [8]], pad_id=1, multiple=4)
+    assert ids.tolist() == [[5, 6, 7, 1], [8, 1, 1, 1]]
+    assert mask.tolist() == [[1, 1, 1, 0], [1, 0, 0, 0]]
+    assert pad_sequences([[5, 6, 7], [8]], pad_id=1)[0].shape == (2, 3)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_encode_benchmark_package_equals_reference(tmp_path, dtype):
+    """The package's encoder (sorted, packed head, bf16 running max, sparse picking on the device)
+    returns the vectors of the straightforward full-logits reference."""
+    out = tmp_path / "encode.json"
+    assert encode_benchmark.main([*TINY, "--dtype", dtype, "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 2 and all(row["agrees"] for row in rows)
+    assert all(row["package"]["docs_per_s"] > 0 and row["terms_per_doc"] > 0 for row in rows)
+    if dtype == "fp32":
+        assert max(row["max_relative_error"] for row in rows) < 1e-5
+
+
+def test_encode_benchmark_profile(tmp_path):
+    out = tmp_path / "profile.json"
+    assert encode_benchmark.main([*TINY, "--profile", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [set(row["seconds"]) for row in rows] == [{"pad + copy", "backbone", "pivot head + max", "source view",
+                                                      "sparse conversion"}] * 2
+
+
+def test_encode_benchmark_flops_and_calibration():
+    arch = encode_benchmark.ARCHITECTURES["full"]
+    config = arch.config()
+    per_token = encode_benchmark.text_flops(config, 1) / 1
+    # 24 layers x (4 H^2 + 2 H I) + connector + head, 2 FLOPs per multiply-add: about 654 MFLOP per token
+    assert 6.4e8 < per_token < 6.7e8
+    tiny = encode_benchmark.ARCHITECTURES["tiny"]
+    sequences = encode_benchmark.random_sequences(6, (10, 30), tiny.m_vocab, seed=1)
+    model = encode_benchmark.build_model(tiny, torch.device("cpu"), sequences, terms=25, seed=0)
+    ids, mask = pad_sequences(sequences, encode_benchmark.PAD)
+    with torch.no_grad():
+        positive = (model.pivot_view(model.hidden_states(ids, mask), mask) > 0).sum(dim=1).float().mean()
+    assert 15 <= positive <= 35
+
+
+def test_encode_benchmark_refuses_cuda_without_a_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(SystemExit, match="needs a CUDA GPU"):
+        encode_benchmark.main(["--device", "cuda"])
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "xquad-r" / "en.json").is_file(), reason="XQuAD-R data not available")
+def test_search_benchmark_tiny(tmp_path, official_checkpoint):
+    folder, _ = official_checkpoint
+    work = tmp_path / "search"
+    assert search_benchmark.main(["--work", str(work), "--encoder", str(folder), "--languages", "en,de",
+                                  "--levels", "topk:5", "--threads", "1", "--repeats", "1", "--max-length", "64",
+                                  "--max-questions", "40"]) == 0
+    results = json.loads((work / "search.json").read_text())
+    rows = {row["level"]: row for row in results["rows"]}
+    assert set(rows) == {"topk:5", "bm25"} and results["encoding"]["queries"] == 80
+    assert 5 <= rows["topk:5"]["terms_per_doc"] <= 10  # 5 per view
+    assert all(row["qps"]["1"] > 0 and row["index_bytes"] > 0 for row in rows.values())
+    assert rows["topk:5"]["java_qps"]["1"] > 0
+    assert set(rows["bm25"]["ndcg@10"]) == {"en-en", "de-en", "mean"}
+    assert rows["bm25"]["ndcg@10"]["en-en"] > 0.3  # English BM25 on English sentences works
+    assert (work / "search.png").stat().st_size > 10_000
