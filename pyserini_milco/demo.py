@@ -19,7 +19,7 @@ from pathlib import Path
 from . import pyserini_cli
 from .evaluation import trec_eval
 from .lucene import build_index, search
-from .xquadr import FULL_POOL, Prepared, first_questions, load_xquadr, prepare
+from .xquadr import FULL_POOL, Prepared, first_paragraphs, load_xquadr, prepare
 
 DEFAULT_LANGUAGES = ("en", "de", "zh", "ar")
 EXAMPLES = {"de": 0, "zh": 0, "ar": 0, "en": 0}
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("runs/demo"), help="working folder (default: runs/demo)")
     parser.add_argument("--languages", default=",".join(DEFAULT_LANGUAGES), help="XQuAD-R languages of the pool")
-    parser.add_argument("--max-questions", type=int, default=300,
-                        help="questions per language in the evaluation (the pool stays whole; all: 1190)")
+    parser.add_argument("--max-paragraphs", type=int, default=100,
+                        help="use the first N of XQuAD-R's 240 paragraphs: their sentences and their questions")
     parser.add_argument("--threads", type=int, default=2, help="threads for encoding, indexing and search")
     args = parser.parse_args(argv)
     languages = args.languages.split(",")
@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(ensure_mini_model())
 
-    step(f"2. XQuAD-R pool in {', '.join(languages)}, encoded with the stock pyserini.encode")
-    prepared = prepare(first_questions(load_xquadr(languages=languages), args.max_questions), args.work / "xquad-r")
+    step(f"2. XQuAD-R ({args.max_paragraphs} paragraphs) in {', '.join(languages)}, encoded with the stock pyserini.encode")
+    prepared = prepare(first_paragraphs(load_xquadr(languages=languages), args.max_paragraphs), args.work / "xquad-r")
     encoded = args.work / "encoded"
     if not any(encoded.glob("*.jsonl")):
         run_shown("pyserini.encode", ["input", "--corpus", prepared.corpus_dir(FULL_POOL), "--fields", "text",
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
              for l in (prepared.corpus_dir(FULL_POOL) / "docs.jsonl").read_text(encoding="utf-8").splitlines()}
     show_examples(index, prepared, languages, load_vectors(encoded), texts)
 
-    step(f"5. {args.max_questions} questions per language against the {len(texts)}-sentence pool, MILCO beside BM25")
+    step(f"5. every question of those paragraphs against the {len(texts)}-sentence pool, MILCO beside BM25")
     topics = all_topics(prepared, languages, args.work / "topics.tsv")
     bm25_index = build_index(prepared.corpus_dir(FULL_POOL), args.work / "bm25-index", threads=args.threads)
     runs = {"milco-mini": search(index, topics, args.work / "runs" / "milco-mini.txt", hits=100, impact=True,

@@ -197,6 +197,20 @@ def first_questions(data: dict[str, LanguageData], count: int | None) -> dict[st
     return {lang: LanguageData(d.lang, d.candidates, {qid: d.questions[qid] for qid in keep}) for lang, d in data.items()}
 
 
+def _paragraph(docid: str) -> int:
+    return int(docid.split("-")[1])
+
+
+def first_paragraphs(data: dict[str, LanguageData], count: int | None) -> dict[str, LanguageData]:
+    """Keep the first ``count`` paragraphs: their sentences as candidates, their questions as queries
+    (in every language alike: the files are parallel). A small but complete benchmark, for CI."""
+    if count is None:
+        return data
+    return {lang: LanguageData(d.lang, tuple(c for c in d.candidates if _paragraph(c.docid) < count),
+                               {qid: q for qid, q in d.questions.items() if _paragraph(q.answer_docid) < count})
+            for lang, d in data.items()}
+
+
 def standard_settings(languages: Sequence[str]) -> list[Setting]:
     """X→X for every language, X→en and en→X for every other language, and X→all for every language.
 
@@ -451,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "the X->en and en->X settings need en among them")
     prep.add_argument("--max-questions", type=int, default=None,
                       help="keep only the first N questions of each language (the pools stay whole); default: all 1190")
+    prep.add_argument("--max-paragraphs", type=int, default=None,
+                      help="keep only the first N of the 240 paragraphs: their sentences and their questions "
+                           "(a small complete benchmark); default: all")
     prep.add_argument("--data-dir", type=Path, default=None,
                       help="folder with <lang>.json of XQuAD-R (default: ../shared/data/xquad-r next to the "
                            "repository; fetch it with `python -m pyserini_milco.datasets fetch xquad-r`)")
@@ -490,7 +507,8 @@ def run_command(args: argparse.Namespace) -> None:
     """Do what the parsed command line asks."""
     if args.command == "prepare":
         languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
-        prepared = prepare(first_questions(load_xquadr(args.data_dir, languages), args.max_questions), args.out)
+        data = first_paragraphs(load_xquadr(args.data_dir, languages), args.max_paragraphs)
+        prepared = prepare(first_questions(data, args.max_questions), args.out)
         print(json.dumps(prepared.manifest(), indent=1))
         return
     prepared = Prepared(args.prepared)

@@ -143,3 +143,14 @@ def test_real_data_every_question_has_an_answer_sentence_in_every_language():
                                                                    1167, 1209, 1196]
     full = setting_qrels(Setting("en", FULL_POOL), data)
     assert relevant_per_language(full, LANGUAGES) == {lang: {1: 1190} for lang in LANGUAGES}
+
+
+def test_first_paragraphs_is_a_complete_small_benchmark():
+    from pyserini_milco.xquadr import first_paragraphs, pool_candidates, setting_qrels
+
+    data = first_paragraphs(load_xquadr(languages=["de", "en"]), 10)
+    pool = {c.docid for c in pool_candidates("all", data)}
+    assert pool and all(int(d.split("-")[1]) < 10 for d in pool)
+    qrels = setting_qrels(Setting("de", "all"), data)
+    assert len(qrels) == len(data["de"].questions) > 0
+    assert all(set(judged) <= pool and len(judged) == 2 for judged in qrels.values())
