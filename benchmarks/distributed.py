@@ -5,7 +5,8 @@ The corpus is the first ``--docs`` sentences of XQuAD-R's English pool (or ``--c
 * ``single``: ``python -m pyserini_milco.encode``'s code in this process (model loading timed apart);
 * ``ray-N``: ``python -m pyserini_milco.distributed`` with N CPU workers of one core each on a local
   Ray cluster started once (cluster start-up excluded; actor start-up and each actor's model
-  loading included, as a user pays them), ``--shards`` shards in every configuration.
+  loading included, as a user pays them), ``--shards`` shards in every configuration;
+  ``actor_busy_seconds`` sums the time the actors spent encoding shards (no start-up).
 
 Every configuration writes a fresh folder, and all must hold the same vectors (checked). On a
 machine whose cores are shared with other work the speed-up says as much about that work as
@@ -64,7 +65,8 @@ def run_ray(argv: list[str], workers: int, shards: int) -> dict[str, float]:
     """One distributed run with ``workers`` one-core CPU actors."""
     args, cluster = distributed.parse(argv + ["ray", "--workers", str(workers), "--shards", str(shards)])
     summary = distributed.run(args, cluster)
-    return {"seconds": summary["seconds"], "docs": summary["docs"]}
+    return {"seconds": summary["seconds"], "docs": summary["docs"],
+            "actor_busy_seconds": round(sum(summary["shard_seconds"].values()), 2)}
 
 
 def build_parser() -> argparse.ArgumentParser:
