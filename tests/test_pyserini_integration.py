@@ -112,13 +112,13 @@ def test_lucene_scores_equal_python_dot_products(pipeline):
 
 def test_every_document_terms_are_kept(pipeline):
     """m_<s> and m_</s> are in every document: Pyserini's default --min-idf 0 would drop them."""
-    folder, work, _, queries, _ = pipeline
+    folder, work, docs, queries, _ = pipeline
     from pyserini_milco.pyserini_integration import MilcoQueryEncoder
 
     query = MilcoQueryEncoder(str(folder), device="cpu").encode(queries[0][1])
     assert "m_</s>" in query and "m_<s>" in query
     lucene = read_run(work / "run.txt")
-    assert len(lucene[queries[0][0]]) == 60  # every document shares m_<s> and m_</s> with the query
+    assert len(lucene[queries[0][0]]) == len(docs)  # every document shares m_<s> and m_</s> with the query
 
 
 def test_trec_eval_runs_on_the_run(pipeline):
