@@ -18,10 +18,10 @@ from tqdm.auto import tqdm
 
 from . import pyserini_cli
 from .atomic import atomic_output
+from .evaluation import metric
 from .lucene import build_index, search
 from .terms import PIVOT_PREFIX
-from .xquadr import FULL_POOL, Prepared, averages, evaluate_pool, pool_qrels, pool_topics, BM25_METRICS
-from .evaluation import metric
+from .xquadr import BM25_METRICS, FULL_POOL, Prepared, averages, evaluate_pool, pool_qrels, pool_topics
 
 VIEWS = ("dual", "pivot")
 
