@@ -118,7 +118,9 @@ def main(argv: list[str] | None = None) -> None:
         manifest = run(args)
     except CorpusError as err:
         raise SystemExit(f"error: {err}") from err
-    print(f"wrote {manifest.get('docs', 0)} documents to {args['output'].embeddings}", file=sys.stderr)
+    terms = manifest.get("terms_per_doc", {}).get("mean_terms", 0.0)
+    print(f"wrote {manifest.get('docs', 0)} documents to {args['output'].embeddings}, "
+          f"{terms:.1f} terms per document on average", file=sys.stderr)
 
 
 if __name__ == "__main__":

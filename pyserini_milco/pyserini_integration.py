@@ -87,8 +87,6 @@ class _MilcoPyseriniEncoder:
         self.options = options or EncodingOptions.from_env()
         self.encoder = MilcoEncoder.from_pretrained(model_name, device=device, source_view=self.options.source_view)
         self.batch_size = batch_size
-        self.documents = 0
-        self.terms = 0
 
     def _vectors(self, texts: Sequence[str], max_length: int | None, prune: PruneSpec | None) -> list[dict[str, int]]:
         from .pruning import prune as apply_prune
@@ -98,14 +96,7 @@ class _MilcoPyseriniEncoder:
         vectors = self.encoder.encode_vectors(texts, batch_size=self.batch_size, max_length=max_length)
         if prune is not None:
             vectors = [apply_prune(v, prune, self.encoder.pivot_size) for v in vectors]
-        out = [quantized_terms(self.encoder.vocab, v, self.options.scale) for v in vectors]
-        self.documents += len(out)
-        self.terms += sum(len(v) for v in out)
-        return out
-
-    @property
-    def average_terms(self) -> float:
-        return self.terms / self.documents if self.documents else 0.0
+        return [quantized_terms(self.encoder.vocab, v, self.options.scale) for v in vectors]
 
 
 def join_title(titles: Sequence[str | None] | None, texts: Sequence[str | None]) -> list[str]:
@@ -121,22 +112,10 @@ class MilcoDocumentEncoder(_MilcoPyseriniEncoder):
     def __init__(self, model_name: str, device: str | None = "cpu", options: EncodingOptions | None = None,
                  batch_size: int = 32, **kwargs):
         super().__init__(model_name, device=device, options=options, batch_size=batch_size)
-        _report_at_exit(self)
 
     def encode(self, texts: Sequence[str], titles: Sequence[str] | None = None, max_length: int = 512,
                **kwargs) -> list[dict[str, int]]:
         return self._vectors(join_title(titles, texts), max_length, self.options.prune)
-
-
-def _report_at_exit(encoder: _MilcoPyseriniEncoder) -> None:
-    import atexit
-
-    def report() -> None:
-        if encoder.documents:
-            print(f"MILCO: {encoder.documents} documents, {encoder.average_terms:.1f} terms per document on average",
-                  file=sys.stderr)
-
-    atexit.register(report)
 
 
 class MilcoQueryEncoder(_MilcoPyseriniEncoder):

@@ -64,6 +64,8 @@ class ShardFileWriter(AtomicJsonlRepresentationWriter):
     def __init__(self, dir_path: str, shard: ShardInfo | None = None):
         super().__init__(dir_path)
         self.shard = shard or ShardInfo()
+        self.documents = 0
+        self.terms = 0
 
     def __enter__(self) -> "ShardFileWriter":
         return self
@@ -77,7 +79,13 @@ class ShardFileWriter(AtomicJsonlRepresentationWriter):
     def write(self, batch_info: Mapping[str, Sequence], fields: Sequence[str] | None = None) -> None:
         self._open()
         super().write(batch_info, fields)
+        self.documents += len(batch_info["vector"])
+        self.terms += sum(len(vector) for vector in batch_info["vector"])
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self._open()  # an empty shard still gets its (empty) file
         super().__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            average = self.terms / self.documents if self.documents else 0.0
+            print(f"MILCO: wrote {self.documents} documents to {Path(self.dir_path) / self.filename}, "
+                  f"{average:.1f} terms per document on average", file=sys.stderr)
