@@ -16,17 +16,19 @@ import importlib.machinery
 import os
 import sys
 
-_BEFORE = {"pyserini": "configure_java"}
+_BEFORE = {"pyserini": "pyserini_milco.java:configure_java"}
 _AFTER = {
-    "pyserini.encode": "register_document_encoder",
-    "pyserini.search.lucene._impact_searcher": "register_impact_search",
+    "pyserini.encode": "pyserini_milco.pyserini_integration:register_document_encoder",
+    "pyserini.search.lucene._impact_searcher": "pyserini_milco.pyserini_integration:register_impact_search",
 }
 
 
-def _call(hook_name):
-    from pyserini_milco import pyserini_integration
+def _call(target):
+    """Run ``module:function``; only that module is imported (Java setup needs no torch)."""
+    import importlib
 
-    getattr(pyserini_integration, hook_name)()
+    module, _, function = target.partition(":")
+    getattr(importlib.import_module(module), function)()
 
 
 class _Loader(importlib.abc.Loader):

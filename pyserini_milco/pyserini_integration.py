@@ -143,12 +143,6 @@ class MilcoQueryEncoder(_MilcoPyseriniEncoder):
         return self._cache.pop(text)
 
 
-def configure_java() -> None:
-    from .java import configure_java as configure
-
-    configure()
-
-
 def _milco_aware(original):
     """A factory that builds MILCO for MILCO checkpoints and ``original`` for anything else."""
 
