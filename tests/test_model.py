@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from pyserini_milco import model as model_module
 from pyserini_milco.encoder import MilcoEncoder
 from pyserini_milco.terms import escape_term
 from tiny import EN_TOKENS, TEXTS, train_source_tokenizer, tiny_model
@@ -45,11 +46,12 @@ def assert_same(got, want, tol=1e-5):
         assert math.isclose(got[term], weight, rel_tol=tol, abs_tol=tol), (term, got[term], weight)
 
 
+@pytest.mark.parametrize("unpadded_inference", [True, False])
 @pytest.mark.parametrize("source_view", [True, False])
-def test_encoder_matches_reference(source_view):
+def test_encoder_matches_reference(source_view, unpadded_inference):
     tokenizer = train_source_tokenizer()
     model = tiny_model(len(tokenizer))
-    model.head_chunk_tokens = 7  # several chunks per batch, crossing text boundaries
+    model.unpadded_inference = unpadded_inference  # False: the padded backbone, as on a GPU
     encoder = MilcoEncoder(model, tokenizer, EN_TOKENS, device="cpu", source_view=source_view, max_length=128)
     got = encoder.encode(MIXED, batch_size=3)
     want = reference_vectors(model, tokenizer, MIXED, source_view=source_view)
@@ -112,3 +114,33 @@ def test_whitespace_in_vocabulary_is_escaped():
     tokenizer = train_source_tokenizer()
     encoder = MilcoEncoder(tiny_model(len(tokenizer)), tokenizer, EN_TOKENS, device="cpu")
     assert "e_a%20b" in encoder.vocab.names.tolist()
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_cpu_tiles_and_gpu_chunks_give_the_same_max_and_gradients(relu, monkeypatch):
+    """The CPU head (text groups × vocabulary tiles) against the GPU head (token chunks and a
+    running max), both run here on the CPU: same values, same gradients (training uses relu=False)."""
+    model = tiny_model(200)
+    monkeypatch.setattr(model_module, "TILE_VOCAB", 6)  # several tiles, the last one short
+    monkeypatch.setattr(model_module, "TILE_GROUP_TOKENS", 9)
+    model.head_chunk_tokens = 7  # chunks cross text boundaries
+    lengths = [2, 12, 3, 3, 1, 20]
+    states = torch.randn(sum(lengths), 32)
+    results = []
+    for head in (model._tiled_max_logits, model._chunked_max_logits):
+        model.zero_grad()
+        tokens = torch.nn.functional.gelu(model.projector(states))
+        best = head(tokens, lengths, relu)
+        best.sum().backward()
+        results.append((best.detach(), model.mlm_head.predictions.decoder.weight.grad.clone()))
+    (tiled, tiled_grad), (chunked, chunked_grad) = results
+    assert tiled.shape == (len(lengths), len(EN_TOKENS))
+    torch.testing.assert_close(tiled, chunked)
+    torch.testing.assert_close(tiled_grad, chunked_grad)
+    assert (tiled >= 0).all() if relu else (tiled < 0).any()
+
+
+def test_token_groups_keep_order_and_reach_the_minimum():
+    assert model_module.token_groups([5, 300, 2, 2, 2, 1], 4) == [[5], [300], [2, 2], [2, 1]]
+    assert model_module.token_groups([1] * 5, 256) == [[1] * 5]
+    assert model_module.token_groups([], 256) == []
