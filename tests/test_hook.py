@@ -28,3 +28,14 @@ def test_importing_pyserini_configures_java_first():
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert done.stdout.split() == ["True", "True"], done.stderr[-2000:]
+
+
+def test_wheel_and_install_command_write_the_same_line():
+    """``setup.py`` ships the repository's ``pyserini_milco.pth``; ``python -m pyserini_milco.hook
+    install`` writes ``PTH_LINE``: they must not drift apart."""
+    from pathlib import Path
+
+    from pyserini_milco.hook import PTH_LINE, PTH_NAME
+
+    shipped = Path(__file__).resolve().parents[1] / PTH_NAME
+    assert shipped.read_text() == PTH_LINE
