@@ -19,9 +19,10 @@ pyserini_milco.encode`` hands the encoder 4 batches at a time). One untimed warm
 side precedes ``--repeats`` timed calls, alternated between the two sides; the medians are
 reported. Useful tokens are the texts' own tokens (no padding). FLOPs per useful token count the
 backbone's matrix products and attention over the text's own length, the connector, the head and
-the echo layer (2 FLOPs per multiply-add); on CUDA the model FLOP utilisation is that over
-``--peak-tflops`` (H100/H200 SXM: 989 dense bf16 TFLOP/s, used when the GPU's name says so), on the
-CPU the achieved GFLOP/s is printed instead.
+the echo layer (2 FLOPs per multiply-add). The model FLOP utilisation (MFU) is that over
+``--peak-tflops``: on CUDA by default the datasheet's dense bf16 peak (H100/H200 SXM: 989 TFLOP/s,
+used when the GPU's name says so), on the CPU a 2048x2048 matrix product measured at the start of
+the run in the package's dtype and thread count.
 
 Architectures (weights random, seeded): ``mini`` = milco-mini's shapes (e5-small BERT 12x384 over
 250,037 pieces, head 128 wide over 30,522), ``full`` = the paper's 560M model (XLM-R large
@@ -227,10 +228,23 @@ def text_flops(config: MilcoConfig, length: int) -> float:
     return 2.0 * length * (layers * per_layer + head)
 
 
-def peak_tflops(device: torch.device, given: float | None) -> float | None:
-    """The GPU's dense bf16 peak: ``given``, else looked up by name; None on the CPU."""
-    if device.type != "cuda" or given is not None:
+def cpu_matmul_tflops(dtype: str, size: int = 2048, repeats: int = 3) -> float:
+    """The CPU's practical peak: TFLOP/s of a ``size``³ matrix product in ``dtype`` with the torch
+    threads set, best of ``repeats`` (no datasheet figure fits a shared virtual CPU)."""
+    cast = torch.bfloat16 if dtype == "bf16" else torch.float32
+    a, b = torch.randn(size, size, dtype=cast), torch.randn(size, size, dtype=cast)
+    torch.mm(a, b)
+    best = min(timed(lambda: torch.mm(a, b))[0] for _ in range(repeats))
+    return 2 * size ** 3 / best / 1e12
+
+
+def peak_tflops(device: torch.device, given: float | None, dtype: str) -> float | None:
+    """The peak the utilisation is measured against: ``given``; on a GPU its dense bf16 datasheet
+    peak looked up by name (None if unknown); on the CPU a matrix product measured in ``dtype``."""
+    if given is not None:
         return given
+    if device.type == "cpu":
+        return cpu_matmul_tflops(dtype)
     name = torch.cuda.get_device_name(device)
     return next((peak for key, peak in PEAK_TFLOPS.items() if key in name), None)
 
@@ -299,7 +313,7 @@ def format_row(row: dict[str, Any]) -> str:
         if name not in row:
             return f"{name} skipped"
         s = row[name]
-        rate = f"MFU {s['mfu']:.1%}" if s["mfu"] is not None else f"{s['gflops']:.1f} GFLOP/s"
+        rate = f"{s['gflops']:.1f} GFLOP/s" + (f" MFU {s['mfu']:.0%}" if s["mfu"] is not None else "")
         return f"{name} {s['docs_per_s']:.1f} docs/s {s['tokens_per_s']:.0f} tok/s {rate}"
 
     head = f"{row['lengths']:>9} x{row['batch']:<4} {row['docs']} docs {row['terms_per_doc']:.0f} terms/doc | "
@@ -372,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pivot-terms", type=int, default=256, help="positive pivot entries per text to aim for")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--peak-tflops", type=float, default=None,
-                        help="GPU dense bf16 peak for the utilisation (default: 989 on H100/H200)")
+                        help="peak for the utilisation (default: 989 dense bf16 on H100/H200; on the CPU a "
+                             "2048x2048 matrix product measured in the package's dtype)")
     parser.add_argument("--reference-memory-gib", type=float, default=None,
                         help="skip the reference where its full logits need more (default: 6 on the CPU, "
                              "80%% of the GPU's memory)")
@@ -393,7 +408,7 @@ def make_setup(args: argparse.Namespace, device: torch.device) -> Setup:
     if memory is None:
         memory = 0.8 * torch.cuda.get_device_properties(device).total_memory / 2 ** 30 if device.type == "cuda" else 6.0
     return Setup(arch, device, dtype, reference_dtype, args.batches, args.repeats, args.seed,
-                 peak_tflops(device, args.peak_tflops), memory)
+                 peak_tflops(device, args.peak_tflops, dtype), memory)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -406,7 +421,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     encoder = package_encoder(model, setup.arch, device, setup.dtype, args.compile)
     reference = ReferenceEncoder(model, autocast=setup.reference_dtype == "bf16")
     print(f"machine: {machine(args.device)}; arch {args.arch or 'default'}, package {setup.dtype}, "
-          f"reference {setup.reference_dtype}", file=sys.stderr)
+          f"reference {setup.reference_dtype}, peak {setup.peak or 0:.3f} TFLOP/s", file=sys.stderr)
     results: dict[str, Any] = {"machine": machine(args.device), "setup": {**vars(args), "dtype": setup.dtype,
                                "reference_dtype": setup.reference_dtype, "peak_tflops": setup.peak}, "rows": []}
     for lengths in args.lengths:

@@ -32,6 +32,7 @@ def test_encode_benchmark_package_equals_reference(tmp_path, dtype):
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 2 and all(row["agrees"] for row in rows)
     assert all(row["package"]["docs_per_s"] > 0 and row["terms_per_doc"] > 0 for row in rows)
+    assert all(0 < row[side]["mfu"] < 1 for row in rows for side in ("package", "reference"))  # of the measured CPU peak
     if dtype == "fp32":
         assert max(row["max_relative_error"] for row in rows) < 1e-5
 
