@@ -85,8 +85,8 @@ class MilcoEncoder:
     """Encodes texts in any language into MILCO sparse vectors.
 
     ``dtype`` None casts the weights to bf16 on CUDA (faster than autocast) and keeps fp32 on the
-    CPU; ``torch.bfloat16`` on a CPU with AVX512-BF16 or AMX is about 2x faster than fp32 (the
-    vectors' weights move by 3-4% relative, measured by ``benchmarks/encode.py``), slower on CPUs without them.
+    CPU; ``torch.bfloat16`` on a CPU with AVX512-BF16 or AMX is 2-3x faster than fp32 (the vectors'
+    weights move by 3-4% relative, measured by ``benchmarks/encode.py``), slower on CPUs without them.
     ``source_view=False`` gives pivot-only vectors (also forced for checkpoints without LexEcho).
     """
 

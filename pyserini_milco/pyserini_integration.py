@@ -31,6 +31,7 @@ from .pruning import PruneSpec
 from .terms import DEFAULT_QUANTIZATION_SCALE, quantized_terms
 
 MAP_KEY = "milco"
+PRECISIONS = ("auto", "fp32", "bf16")
 _SWITCH = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
 
 
@@ -42,6 +43,12 @@ class EncodingOptions:
     prune: PruneSpec | None = None
     source_view: bool = True
     lowercase: bool = False
+    #: Weights' precision: ``auto`` (bf16 on CUDA, fp32 on the CPU), ``fp32`` or ``bf16``.
+    precision: str = "auto"
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "EncodingOptions":
@@ -52,7 +59,15 @@ class EncodingOptions:
             prune=PruneSpec.parse(prune) if prune else None,
             source_view=_switch(env, "PYSERINI_MILCO_SOURCE_VIEW", True),
             lowercase=_switch(env, "PYSERINI_MILCO_LOWERCASE", False),
+            precision=env.get("PYSERINI_MILCO_PRECISION", "auto"),
         )
+
+    @property
+    def dtype(self):
+        """The torch dtype of :attr:`precision` (None for ``auto``: the encoder picks by device)."""
+        import torch
+
+        return {"auto": None, "fp32": torch.float32, "bf16": torch.bfloat16}[self.precision]
 
 
 def _switch(env, name: str, default: bool) -> bool:
@@ -85,7 +100,8 @@ class _MilcoPyseriniEncoder:
         from .encoder import MilcoEncoder
 
         self.options = options or EncodingOptions.from_env()
-        self.encoder = MilcoEncoder.from_pretrained(model_name, device=device, source_view=self.options.source_view)
+        self.encoder = MilcoEncoder.from_pretrained(model_name, device=device, source_view=self.options.source_view,
+                                                    dtype=self.options.dtype)
         self.batch_size = batch_size
 
     def _vectors(self, texts: Sequence[str], max_length: int | None, prune: PruneSpec | None) -> list[dict[str, int]]:

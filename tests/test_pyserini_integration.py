@@ -9,9 +9,10 @@ import sys
 from collections import defaultdict
 
 import pytest
+import torch
 
 from conftest import SHARED_DATA
-from pyserini_milco.pyserini_integration import EncodingOptions, is_milco_checkpoint
+from pyserini_milco.pyserini_integration import EncodingOptions, MilcoDocumentEncoder, is_milco_checkpoint
 
 LANGS = ("en", "de", "zh", "ar")
 FLOAT32_REL = 2e-7 * 8  # a few float32 ulps
@@ -190,7 +191,6 @@ def test_milco_checkpoints_are_recognised(official_checkpoint, tmp_path):
 def test_registration_puts_milco_first_and_checks_folders(official_checkpoint):
     folder, _ = official_checkpoint
     import pyserini.encode as encode
-    from pyserini_milco.pyserini_integration import MilcoDocumentEncoder
 
     assert next(iter(encode.document_encoder_class_map)) == "milco"
     built = encode.document_encoder_class_map["splade"](model_name=str(folder), device="cpu")
@@ -201,5 +201,25 @@ def test_options_from_environment():
     options = EncodingOptions.from_env({"PYSERINI_MILCO_SCALE": "50", "PYSERINI_MILCO_PRUNE": "mass:0.9:pivot",
                                         "PYSERINI_MILCO_SOURCE_VIEW": "off"})
     assert options.scale == 50 and options.prune.method == "mass" and not options.source_view
+    assert options.precision == "auto" and options.dtype is None
     with pytest.raises(ValueError, match="use on or off"):
         EncodingOptions.from_env({"PYSERINI_MILCO_LOWERCASE": "maybe"})
+    assert EncodingOptions.from_env({"PYSERINI_MILCO_PRECISION": "bf16"}).dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="use one of auto, fp32, bf16"):
+        EncodingOptions.from_env({"PYSERINI_MILCO_PRECISION": "fp16"})
+
+
+def test_options_travel_to_the_stock_cli_unchanged():
+    from pyserini_milco.cli_options import options_to_env
+    from pyserini_milco.pruning import PruneSpec
+
+    options = EncodingOptions(scale=50.0, prune=PruneSpec.parse("topk:7:source"), source_view=False, lowercase=True,
+                              precision="bf16")
+    assert EncodingOptions.from_env(options_to_env(options)) == options
+
+
+def test_precision_reaches_the_model(official_checkpoint):
+    folder, _ = official_checkpoint
+    encoder = MilcoDocumentEncoder(str(folder), device="cpu", options=EncodingOptions(precision="bf16"))
+    assert next(encoder.encoder.model.parameters()).dtype == torch.bfloat16
+    assert encoder.encode(["Paris est la capitale."], titles=["Paris"])[0]
