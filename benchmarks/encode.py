@@ -333,11 +333,8 @@ def profile_package(encoder: MilcoEncoder, sequences: Sequence[Sequence[int]], d
         stages["pad + copy"], (ids, mask) = timed(
             lambda: tuple(t.to(encoder.device) for t in pad_sequences(sequences, PAD)), device)
         stages["backbone"], states = timed(lambda: model.token_states(ids, mask), device)
-        lengths = mask.sum(dim=1).tolist()
-        stages["pivot head + max"], pivot = timed(lambda: torch.log1p(model.token_max_logits(states, lengths)), device)
-        stages["source view"], weights = timed(lambda: model.token_source_weights(states), device)
-        source = torch.zeros(mask.shape, device=weights.device)
-        source[mask.bool()] = weights.float()
+        stages["pivot head + max"], pivot = timed(lambda: model.pivot_view(states, mask), device)
+        stages["source view"], source = timed(lambda: model.source_view(states, mask), device)
         output = MilcoOutput(pivot=pivot, source=source)
         stages["sparse conversion"], _ = timed(
             lambda: batch_to_vectors(output, ids, encoder.pivot_size, encoder.dimension), device)

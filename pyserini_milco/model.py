@@ -183,20 +183,24 @@ class MilcoModel(nn.Module):
         best = torch.cat(rows)
         return best.clamp(min=0.0) if relu else best
 
-    def token_source_weights(self, states: torch.Tensor) -> torch.Tensor:
-        """LexEcho: ``relu(echo(h_t)) * scale`` per token state, ``[N]``."""
-        return torch.relu(self.echo(states).squeeze(-1)) * self.scale
+    def pivot_view(self, states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The pivot view ``log1p(relu(max_t logits))`` of token states, ``[B, Ve]`` float32."""
+        return torch.log1p(self.token_max_logits(states, attention_mask.sum(dim=1).tolist()))
+
+    def source_view(self, states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """LexEcho: ``relu(echo(h_t)) * scale`` per token state, laid out as the batch ``[B, L]``
+        float32 (0 on padding)."""
+        source = torch.zeros(attention_mask.shape, dtype=torch.float32, device=states.device)
+        source[attention_mask.bool()] = (torch.relu(self.echo(states).squeeze(-1)) * self.scale).float()
+        return source
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, source_view: bool = True
     ) -> MilcoOutput:
         """Both views of a right-padded batch: pivot ``[B, Ve]``, source ``[B, L]`` (0 on padding)."""
         states = self.token_states(input_ids, attention_mask)
-        pivot = torch.log1p(self.token_max_logits(states, attention_mask.sum(dim=1).tolist()))
-        source = None
-        if source_view and self.has_echo:
-            source = torch.zeros(attention_mask.shape, dtype=torch.float32, device=states.device)
-            source[attention_mask.bool()] = self.token_source_weights(states).float()
+        pivot = self.pivot_view(states, attention_mask)
+        source = self.source_view(states, attention_mask) if source_view and self.has_echo else None
         return MilcoOutput(pivot=pivot, source=source)
 
 
