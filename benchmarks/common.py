@@ -78,13 +78,3 @@ def default_encoder() -> str:
     from pyserini_milco.mini.build import base_model_folder
 
     return str(base_model_folder())
-
-
-def read_vectors(folder: str | os.PathLike) -> dict[str, dict[str, int]]:
-    """``{id: vector}`` over every chunk file of a JsonVectorCollection folder."""
-    found = {}
-    for chunk in sorted(Path(folder).glob("*.jsonl")):
-        for line in chunk.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            found[record["id"]] = record["vector"]
-    return found

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Sequence
 
 from pyserini_milco import distributed, encode
-from pyserini_milco.writer import ChunkedVectorWriter
+from pyserini_milco.writer import ChunkedVectorWriter, read_vectors
 from pyserini_milco.xquadr import PIVOT, load_xquadr, write_corpus
 
-from .common import default_encoder, machine, read_vectors, set_threads, timed, write_json
+from .common import default_encoder, machine, set_threads, timed, write_json
 
 
 def prepare_corpus(work: Path, docs: int, data_dir: Path | None) -> Path:

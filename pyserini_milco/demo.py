@@ -19,6 +19,7 @@ from pathlib import Path
 from . import pyserini_cli
 from .evaluation import trec_eval
 from .lucene import build_index, search
+from .writer import read_vectors
 from .xquadr import FULL_POOL, Prepared, first_paragraphs, load_xquadr, prepare
 
 DEFAULT_LANGUAGES = ("en", "de", "zh", "ar")
@@ -33,15 +34,6 @@ def step(title: str) -> float:
 def run_shown(module: str, args: list) -> None:
     """Run a stock command with its progress bars on this terminal."""
     subprocess.run(pyserini_cli.command(module, args), env=pyserini_cli.child_env(), check=True)
-
-
-def load_vectors(folder: Path) -> dict[str, dict[str, int]]:
-    vectors = {}
-    for chunk in sorted(folder.glob("*.jsonl")):
-        for line in chunk.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            vectors[record["id"]] = record["vector"]
-    return vectors
 
 
 def matched_terms(query: dict[str, int], document: dict[str, int], top: int = 6) -> str:
@@ -116,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     step("4. questions in several languages: top hits and the terms that matched")
     texts = {json.loads(l)["id"]: json.loads(l)["contents"]
              for l in (prepared.corpus_dir(FULL_POOL) / "docs.jsonl").read_text(encoding="utf-8").splitlines()}
-    show_examples(index, prepared, languages, load_vectors(encoded), texts)
+    show_examples(index, prepared, languages, read_vectors(encoded), texts)
 
     step(f"5. every question of those paragraphs against the {len(texts)}-sentence pool, MILCO beside BM25")
     topics = all_topics(prepared, languages, args.work / "topics.tsv")

@@ -59,6 +59,18 @@ def check_vector(doc_id: str, vector: Mapping[str, int]) -> None:
 
 # --- Pyserini drop-in --------------------------------------------------------------------------
 
+def read_vectors(folder: str | Path) -> dict[str, dict[str, int]]:
+    """``{id: vector}`` over every ``*.jsonl`` file of a JsonVectorCollection folder, whoever wrote
+    it (for comparing outputs and for small demos: the whole folder is held in memory)."""
+    vectors = {}
+    for chunk in sorted(Path(folder).glob("*.jsonl")):
+        with open(chunk, encoding="utf-8") as lines:
+            for line in lines:
+                record = json.loads(line)
+                vectors[record["id"]] = record["vector"]
+    return vectors
+
+
 def shard_file_name(shard_id: int = 0, shard_num: int = 1) -> str:
     """``embeddings.jsonl`` (Pyserini's name) for one shard, else ``embeddings-shard{ID}of{NUM}.jsonl``
     so that shards writing into one directory do not overwrite each other."""

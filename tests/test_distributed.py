@@ -4,12 +4,9 @@ import sys
 
 import pytest
 
-from conftest import REPO
 from pyserini_milco import distributed, encode
+from pyserini_milco.writer import read_vectors
 from tiny import TEXTS
-
-sys.path.insert(0, str(REPO))
-from benchmarks.common import read_vectors  # noqa: E402
 
 
 def write_corpus(path, count=23):

@@ -10,7 +10,7 @@ import pytest
 from pyserini_milco.corpus import CorpusReader, Document, batched
 from pyserini_milco.atomic import AtomicFile
 from pyserini_milco.writer import (
-    AtomicJsonlRepresentationWriter, ChunkedVectorWriter, completed_chunks, shard_file_name,
+    AtomicJsonlRepresentationWriter, ChunkedVectorWriter, completed_chunks, read_vectors, shard_file_name,
 )
 
 
@@ -97,6 +97,7 @@ def test_chunks_and_manifest(tmp_path):
     assert manifest["terms_per_doc"] == {"docs": 5, "terms": 10, "min_terms": 2, "max_terms": 2,
                                          "empty_docs": 0, "mean_terms": 2.0}
     assert manifest["arguments"] == {"encoder": "fake"}
+    assert read_vectors(out) == {f"d{i}": {f"e_d{i}": 3, "m_▁美国": 1} for i in range(5)}  # every chunk
 
 
 def test_single_chunk_has_a_predictable_name(tmp_path):
