@@ -39,8 +39,9 @@ from pyserini_milco.atomic import atomic_output
 from pyserini_milco.corpus import CorpusReader, Document
 from pyserini_milco.evaluation import Run, evaluate, read_qrels
 from pyserini_milco.lucene import build_index
-from pyserini_milco.pruning import PruneSpec, prune
-from pyserini_milco.terms import DEFAULT_QUANTIZATION_SCALE, SparseVector, quantized_terms
+from pyserini_milco.pruning import PruneSpec
+from pyserini_milco.pyserini_integration import index_terms
+from pyserini_milco.terms import DEFAULT_QUANTIZATION_SCALE, SparseVector
 from pyserini_milco.writer import ChunkedVectorWriter
 from pyserini_milco.xquadr import PIVOT, Prepared, Setting, load_xquadr, prepare
 
@@ -89,11 +90,10 @@ def encode_queries(encoder_name: str, topics: Path, out: Path, max_length: int) 
 
 def write_level(encoder, docs: Sequence[Document], vectors: Sequence[SparseVector], spec: PruneSpec | None,
                 out: Path, scale: float) -> float:
-    """Write one pruning level as a JsonVectorCollection (pruned, then quantized, as the encode CLI
-    does); returns the mean number of terms per document."""
+    """Write one pruning level as a JsonVectorCollection (pruned, then quantized, by the encode CLI's
+    own :func:`index_terms`); returns the mean number of terms per document."""
     shutil.rmtree(out, ignore_errors=True)
-    kept = vectors if spec is None else [prune(v, spec, encoder.pivot_size) for v in vectors]
-    terms = [quantized_terms(encoder.vocab, v, scale) for v in kept]
+    terms = index_terms(encoder, vectors, spec, scale)
     writer = ChunkedVectorWriter(out, docs_per_file=max(1, len(docs)))
     with writer:
         writer.write_batch(list(writer.pending(docs)), terms)

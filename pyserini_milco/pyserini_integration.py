@@ -105,14 +105,20 @@ class _MilcoPyseriniEncoder:
         self.batch_size = batch_size
 
     def _vectors(self, texts: Sequence[str], max_length: int | None, prune: PruneSpec | None) -> list[dict[str, int]]:
-        from .pruning import prune as apply_prune
-
         if self.options.lowercase:
             texts = [t.lower() for t in texts]
         vectors = self.encoder.encode_vectors(texts, batch_size=self.batch_size, max_length=max_length)
-        if prune is not None:
-            vectors = [apply_prune(v, prune, self.encoder.pivot_size) for v in vectors]
-        return [quantized_terms(self.encoder.vocab, v, self.options.scale) for v in vectors]
+        return index_terms(self.encoder, vectors, prune, self.options.scale)
+
+
+def index_terms(encoder, vectors: Sequence, prune: PruneSpec | None, scale: float) -> list[dict[str, int]]:
+    """What the index gets for ``encoder``'s float vectors: each pruned (when ``prune`` is given),
+    then quantized to ``{term: int}``. The one place documents and queries become index terms."""
+    from .pruning import prune as apply_prune
+
+    if prune is not None:
+        vectors = [apply_prune(v, prune, encoder.pivot_size) for v in vectors]
+    return [quantized_terms(encoder.vocab, v, scale) for v in vectors]
 
 
 def join_title(titles: Sequence[str | None] | None, texts: Sequence[str | None]) -> list[str]:
