@@ -59,7 +59,7 @@ class EncodingOptions:
             prune=PruneSpec.parse(prune) if prune else None,
             source_view=_switch(env, "PYSERINI_MILCO_SOURCE_VIEW", True),
             lowercase=_switch(env, "PYSERINI_MILCO_LOWERCASE", False),
-            precision=env.get("PYSERINI_MILCO_PRECISION", "auto"),
+            precision=_choice(env, "PYSERINI_MILCO_PRECISION", PRECISIONS),
         )
 
     @property
@@ -68,6 +68,14 @@ class EncodingOptions:
         import torch
 
         return {"auto": None, "fp32": torch.float32, "bf16": torch.bfloat16}[self.precision]
+
+
+def _choice(env, name: str, choices: Sequence[str]) -> str:
+    """The variable's value, one of ``choices`` (the first when unset); a wrong one names the variable."""
+    value = env.get(name, choices[0])
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}: use one of {', '.join(choices)}")
+    return value
 
 
 def _switch(env, name: str, default: bool) -> bool:

@@ -205,8 +205,10 @@ def test_options_from_environment():
     with pytest.raises(ValueError, match="use on or off"):
         EncodingOptions.from_env({"PYSERINI_MILCO_LOWERCASE": "maybe"})
     assert EncodingOptions.from_env({"PYSERINI_MILCO_PRECISION": "bf16"}).dtype == torch.bfloat16
-    with pytest.raises(ValueError, match="use one of auto, fp32, bf16"):
+    with pytest.raises(ValueError, match="PYSERINI_MILCO_PRECISION='fp16': use one of auto, fp32, bf16"):
         EncodingOptions.from_env({"PYSERINI_MILCO_PRECISION": "fp16"})
+    with pytest.raises(ValueError, match="precision 'fp16': use one of auto, fp32, bf16"):
+        EncodingOptions(precision="fp16")
 
 
 def test_options_travel_to_the_stock_cli_unchanged():
