@@ -3,7 +3,9 @@
 Python runs the ``.pth`` line at start-up; it only installs a finder on ``sys.meta_path``, which does
 nothing until a ``pyserini`` module is imported (so other programs pay nothing):
 
-* before ``pyserini`` runs, Java 21 is configured (:func:`pyserini_milco.java.configure_java`);
+* before ``pyserini`` runs, Java 21 is configured (:func:`pyserini_milco.integration.java.configure_java`)
+  and, in a ``python -m pyserini.*`` command, the project's errors are set to show as one line,
+  ``error: <message>``, instead of a traceback (:func:`pyserini_milco.errors.install_for_pyserini_commands`);
 * after ``pyserini.encode`` has run, MILCO joins its encoder map and the atomic, streaming corpus I/O
   is swapped in;
 * after ``pyserini.search.lucene._impact_searcher`` has run, ``--impact --encoder`` accepts MILCO.
@@ -16,19 +18,21 @@ import importlib.machinery
 import os
 import sys
 
-_BEFORE = {"pyserini": "pyserini_milco.java:configure_java"}
+_BEFORE = {"pyserini": ("pyserini_milco.integration.java:configure_java",
+                         "pyserini_milco.errors:install_for_pyserini_commands")}
 _AFTER = {
-    "pyserini.encode": "pyserini_milco.pyserini_integration:register_document_encoder",
-    "pyserini.search.lucene._impact_searcher": "pyserini_milco.pyserini_integration:register_impact_search",
+    "pyserini.encode": ("pyserini_milco.integration.plugin:register_document_encoder",),
+    "pyserini.search.lucene._impact_searcher": ("pyserini_milco.integration.plugin:register_impact_search",),
 }
 
 
-def _call(target):
-    """Run ``module:function``; only that module is imported (Java setup needs no torch)."""
+def _call(targets):
+    """Run each ``module:function``; only those modules are imported (the ones before pyserini need no torch)."""
     import importlib
 
-    module, _, function = target.partition(":")
-    getattr(importlib.import_module(module), function)()
+    for target in targets:
+        module, _, function = target.partition(":")
+        getattr(importlib.import_module(module), function)()
 
 
 class _Loader(importlib.abc.Loader):

@@ -25,9 +25,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from pyserini_milco import distributed, encode
-from pyserini_milco.writer import ChunkedVectorWriter, read_vectors
-from pyserini_milco.xquadr import PIVOT, load_xquadr, write_corpus
+from pyserini_milco.cli import distributed, encode
+from pyserini_milco.collection.writer import ChunkedVectorWriter, read_vectors
+from pyserini_milco.evaluation.xquadr import PIVOT, load_xquadr, write_corpus
 
 from .common import default_encoder, machine, set_threads, timed, write_json
 

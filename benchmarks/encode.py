@@ -49,10 +49,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from pyserini_milco.config import MilcoConfig
-from pyserini_milco.encoder import MilcoEncoder, batch_to_vectors, pad_sequences, split_rows
-from pyserini_milco.model import MilcoModel, MilcoOutput
-from pyserini_milco.terms import SparseVector
+from pyserini_milco.encoding.encoder import MilcoEncoder, batch_to_vectors, pad_sequences, split_rows
+from pyserini_milco.encoding.terms import SparseVector
+from pyserini_milco.modeling.config import MilcoConfig
+from pyserini_milco.modeling.model import MilcoModel, MilcoOutput
 
 from .common import machine, median, set_threads, timed, write_json
 

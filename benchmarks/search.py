@@ -2,7 +2,7 @@
 
 Steps (outputs under ``--work``):
 
-1. XQuAD-R is prepared for ``--languages`` (``pyserini_milco.xquadr.prepare``); searched is the
+1. XQuAD-R is prepared for ``--languages`` (``pyserini_milco.evaluation.xquadr.prepare``); searched is the
    English pool (about 1,180 sentences) with the questions of every language (X→en, and en→en);
 2. the pool is encoded once with ``--encoder`` (in this process, timed) and every query is
    pre-encoded with ``python -m pyserini_milco.encode_queries`` (timed, model loading included), so
@@ -36,14 +36,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from pyserini_milco.atomic import atomic_output
-from pyserini_milco.corpus import CorpusReader, Document
-from pyserini_milco.evaluation import Run, evaluate, read_qrels
-from pyserini_milco.lucene import build_index
-from pyserini_milco.pruning import PruneSpec
-from pyserini_milco.pyserini_integration import index_terms
-from pyserini_milco.terms import DEFAULT_QUANTIZATION_SCALE, SparseVector
-from pyserini_milco.writer import ChunkedVectorWriter
-from pyserini_milco.xquadr import PIVOT, Prepared, Setting, load_xquadr, prepare
+from pyserini_milco.collection.corpus import CorpusReader, Document
+from pyserini_milco.collection.writer import ChunkedVectorWriter
+from pyserini_milco.encoding.pruning import PruneSpec
+from pyserini_milco.encoding.terms import DEFAULT_QUANTIZATION_SCALE, SparseVector
+from pyserini_milco.evaluation.metrics import Run, evaluate, read_qrels
+from pyserini_milco.evaluation.xquadr import PIVOT, Prepared, Setting, load_xquadr, prepare
+from pyserini_milco.integration.lucene import build_index
+from pyserini_milco.integration.plugin import index_terms
 
 from .common import default_encoder, machine, median, set_threads, timed, write_json
 
@@ -70,7 +70,7 @@ def prepare_pool(languages: Sequence[str], work: Path, data_dir: Path | None) ->
 def encode_documents(encoder_name: str, docs: Sequence[Document], batch_size: int,
                      max_length: int) -> tuple[Any, list[SparseVector], float]:
     """(encoder, float vectors, seconds of encoding): the model is loaded before the clock starts."""
-    from pyserini_milco.encoder import MilcoEncoder
+    from pyserini_milco.encoding.encoder import MilcoEncoder
 
     encoder = MilcoEncoder.from_pretrained(encoder_name, device="cpu")
     seconds, vectors = timed(lambda: encoder.encode_vectors([d.text for d in docs], batch_size=batch_size,
@@ -80,7 +80,7 @@ def encode_documents(encoder_name: str, docs: Sequence[Document], batch_size: in
 
 def encode_queries(encoder_name: str, topics: Path, out: Path, max_length: int) -> float:
     """Pre-encode ``topics`` with ``python -m pyserini_milco.encode_queries``; returns the wall time."""
-    from pyserini_milco import pyserini_cli
+    from pyserini_milco.integration import pyserini_cli
 
     args = ["--topics", topics, "--encoder", encoder_name, "--output", out, "--device", "cpu",
             "--max-length", str(max_length)]

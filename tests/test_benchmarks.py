@@ -10,7 +10,7 @@ from conftest import REPO, SHARED_DATA
 sys.path.insert(0, str(REPO))
 from benchmarks import encode as encode_benchmark  # noqa: E402
 from benchmarks import search as search_benchmark  # noqa: E402
-from pyserini_milco.encoder import pad_sequences  # noqa: E402
+from pyserini_milco.encoding.encoder import pad_sequences  # noqa: E402
 
 TINY = ["--arch", "tiny", "--lengths", "5-40", "--batch-sizes", "3", "8", "--batches", "2", "--repeats", "1",
         "--pivot-terms", "40"]

@@ -12,8 +12,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast, XLMRobertaConfig
 
-from pyserini_milco.config import MilcoConfig
-from pyserini_milco.model import MilcoModel
+from pyserini_milco.modeling.config import MilcoConfig
+from pyserini_milco.modeling.model import MilcoModel
 
 TEXTS = [
     "The capital of France is Paris.",

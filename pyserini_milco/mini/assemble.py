@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..config import MilcoConfig
-from ..model import MilcoModel
+from ..modeling.config import MilcoConfig
+from ..modeling.model import MilcoModel
 from .parts import SpladeTiny, e5_backbone, splade_tiny, xlmr_tokenizer
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 ``milco-mini-base`` is the untrained assembly (e5-small → new connector → SPLADE-tiny head, echo);
 ``milco-mini`` is that plus ``pyserini_milco/data/milco-mini-delta.safetensors`` (adapters and
 connector from stage-1 training, see ``docs/milco-mini.md``), merged exactly (see
-:mod:`pyserini_milco.adapters`), so every machine builds the same weights bit for bit. Both are
+:mod:`pyserini_milco.modeling.adapters`), so every machine builds the same weights bit for bit. Both are
 saved as self-contained checkpoints in the cache; a second build finds them and returns at once.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from ..adapters import add_adapters, merge_adapters
 from ..atomic import atomic_directory
-from ..checkpoint import save_checkpoint
+from ..modeling.adapters import add_adapters, merge_adapters
+from ..modeling.checkpoint import save_checkpoint
 from .wheels import cache_root
 
 DELTA_FILE = Path(__file__).resolve().parents[1] / "data" / "milco-mini-delta.safetensors"

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import datasets
+from ..evaluation import datasets
 from . import anserini, report, runner
 from .config import Config, ConfigError, load_config
 

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..evaluation import Qrels, Run, ranking, read_run, write_qrels
+from ..evaluation.metrics import Qrels, Run, ranking, read_run, write_qrels
 
 PLACEHOLDER_DOCID = "no-passage-retrieved"
 

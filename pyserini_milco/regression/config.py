@@ -56,7 +56,7 @@ from typing import Any
 
 import yaml
 
-from ..datasets import SOURCES
+from ..evaluation.datasets import SOURCES
 
 STATUSES = ("reported", "recorded", "not reported", "pending")
 WITH_VALUES = ("reported", "recorded")
@@ -324,7 +324,8 @@ def _check_template(reader: _Reader, template: str, known: set[str], where: str)
 
 
 def _check_command(reader: _Reader, command: str, known: set[str], where: str) -> None:
-    """Commands run as ``python -m MODULE`` (through :mod:`pyserini_milco.pyserini_cli`, so Java is set up)."""
+    """Commands run as ``python -m MODULE`` (through :mod:`pyserini_milco.integration.pyserini_cli`,
+    so Java is set up)."""
     if not command.startswith("python -m "):
         raise reader.fail(where, f"{command!r} must start with 'python -m MODULE': the runner starts Python modules "
                                  "with Java 21 configured")

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..atomic import atomic_directory
-from ..evaluation import Qrels, write_qrels
+from ..evaluation.metrics import Qrels, write_qrels
 
 MIRACL_CORPUS_REPO = "miracl/miracl-corpus"
 HARDNEG_REPO = "mteb/MIRACLRetrievalHardNegatives"

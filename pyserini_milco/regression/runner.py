@@ -2,7 +2,7 @@
 
 A condition is one (model, language) pair. Its steps (by default encode → index → search → eval)
 are rendered from the config's templates, run as ``python -m MODULE`` children with Java 21
-configured (:mod:`pyserini_milco.pyserini_cli`), and skipped when their output already exists; a
+configured (:mod:`pyserini_milco.integration.pyserini_cli`), and skipped when their output already exists; a
 step that fails leaves no partial output behind. Outputs shared by several languages (a path
 without ``{lang}``, e.g. one index over XQuAD-R's 11-language pool) are built once.
 
@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import pyserini_cli
+from ..integration import pyserini_cli
 from .config import Config, Expectation, Model, Step
 
 PYSERINI_TOPICS_CACHE = Path.home() / ".cache" / "pyserini" / "topics-and-qrels"

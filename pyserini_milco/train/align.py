@@ -23,10 +23,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..adapters import add_adapters, merge_adapters
 from ..atomic import atomic_output
-from ..checkpoint import load_checkpoint, save_checkpoint
-from ..model import MilcoModel
+from ..encoding.names import load_checkpoint
+from ..modeling.adapters import add_adapters, merge_adapters
+from ..modeling.checkpoint import save_checkpoint
+from ..modeling.model import MilcoModel
 from .connector_init import aligned_states, fit_connector
 from .data import ParallelCorpus, load_ntrex
 

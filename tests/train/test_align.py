@@ -7,7 +7,7 @@ from safetensors import safe_open
 from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
 
 from conftest import SHARED_DATA
-from pyserini_milco.checkpoint import load_checkpoint
+from pyserini_milco.encoding.names import load_checkpoint
 from pyserini_milco.mini.build import apply_delta
 from pyserini_milco.train.align import AlignSettings, AlignTrainer, union_mse
 from pyserini_milco.train.connector_init import align_tokens

@@ -1,0 +1,3 @@
+"""From a checkpoint name to index terms: :mod:`.names` (``milco``, ``milco-mini``, a folder or a hub
+id → a loaded checkpoint), :mod:`.encoder` (``MilcoEncoder``: batching, sparse vectors, the Python
+API), :mod:`.terms` (term names, escaping, quantization), :mod:`.pruning` (post-hoc pruning)."""

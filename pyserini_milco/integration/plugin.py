@@ -1,0 +1,270 @@
+"""MILCO inside Pyserini: document and query encoders, and their registration.
+
+Pyserini has no plugin mechanism, so :mod:`_pyserini_milco_hook` calls the ``register_*``
+functions right after the Pyserini modules they patch are imported:
+
+* ``python -m pyserini.encode ... encoder --encoder milco|milco-mini|FOLDER|HUB_ID`` picks
+  :class:`MilcoDocumentEncoder`. The choice is made by the checkpoint, not by a substring alone:
+  ``milco`` leads the encoder map (a name containing it matches first), and every other entry of
+  the map, and the ``auto`` fallback, first checks whether the folder holds a MILCO checkpoint;
+* ``python -m pyserini.search.lucene --impact --encoder ...`` gets :class:`MilcoQueryEncoder`,
+  keeps query terms that occur in every document (MILCO's ``m_<s>``/``m_</s>`` do; Pyserini's
+  default ``--min-idf 0`` would drop them silently) and encodes each batch of queries at once.
+
+Options that the stock CLIs cannot carry come from environment variables (our own wrappers,
+``python -m pyserini_milco.encode`` / ``.search``, take them as flags):
+``PYSERINI_MILCO_SCALE`` (quantization scale, default 100), ``PYSERINI_MILCO_PRUNE``
+(e.g. ``topk:200`` or ``mass:0.9:pivot``, documents only), ``PYSERINI_MILCO_SOURCE_VIEW``
+(``on``/``off``), ``PYSERINI_MILCO_LOWERCASE`` (``on``/``off``, as the authors' MIRACL evaluation).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from ..encoding.names import MINI_MODEL_NAME, RELEASED_MODELS
+from ..encoding.pruning import PruneSpec
+from ..encoding.terms import DEFAULT_QUANTIZATION_SCALE, quantized_terms
+
+MAP_KEY = "milco"
+PRECISIONS = ("auto", "fp32", "bf16")
+_SWITCH = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodingOptions:
+    """How weights become index terms; shared by documents and queries."""
+
+    scale: float = DEFAULT_QUANTIZATION_SCALE
+    prune: PruneSpec | None = None
+    source_view: bool = True
+    lowercase: bool = False
+    #: Weights' precision: ``auto`` (bf16 on CUDA, fp32 on the CPU), ``fp32`` or ``bf16``.
+    precision: str = "auto"
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "EncodingOptions":
+        env = os.environ if environ is None else environ
+        prune = env.get("PYSERINI_MILCO_PRUNE")
+        return cls(
+            scale=float(env.get("PYSERINI_MILCO_SCALE", DEFAULT_QUANTIZATION_SCALE)),
+            prune=PruneSpec.parse(prune) if prune else None,
+            source_view=_switch(env, "PYSERINI_MILCO_SOURCE_VIEW", True),
+            lowercase=_switch(env, "PYSERINI_MILCO_LOWERCASE", False),
+            precision=_choice(env, "PYSERINI_MILCO_PRECISION", PRECISIONS),
+        )
+
+    @property
+    def dtype(self):
+        """The torch dtype of :attr:`precision` (None for ``auto``: the encoder picks by device)."""
+        import torch
+
+        return {"auto": None, "fp32": torch.float32, "bf16": torch.bfloat16}[self.precision]
+
+
+def _choice(env, name: str, choices: Sequence[str]) -> str:
+    """The variable's value, one of ``choices`` (the first when unset); a wrong one names the variable."""
+    value = env.get(name, choices[0])
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}: use one of {', '.join(choices)}")
+    return value
+
+
+def _switch(env, name: str, default: bool) -> bool:
+    value = env.get(name)
+    if value is None:
+        return default
+    if value.lower() not in _SWITCH:
+        raise ValueError(f"{name}={value!r}: use on or off")
+    return _SWITCH[value.lower()]
+
+
+def is_milco_checkpoint(name_or_path: str) -> bool:
+    """True for ``milco``/``milco-mini``/hub ids containing 'milco', and folders whose config says milco."""
+    if name_or_path in RELEASED_MODELS or name_or_path == MINI_MODEL_NAME:
+        return True
+    config = Path(name_or_path) / "config.json"
+    if config.is_file():
+        try:
+            return json.loads(config.read_text(encoding="utf-8")).get("model_type") == "milco"
+        except (OSError, ValueError):
+            return False
+    return not Path(name_or_path).exists() and "milco" in name_or_path.lower()
+
+
+class _MilcoPyseriniEncoder:
+    """Loads the model and turns texts into quantized ``{term: int}`` vectors."""
+
+    def __init__(self, model_name: str, device: str | None = "cpu", options: EncodingOptions | None = None,
+                 batch_size: int = 32):
+        from ..encoding.encoder import MilcoEncoder
+
+        self.options = options or EncodingOptions.from_env()
+        self.encoder = MilcoEncoder.from_pretrained(model_name, device=device, source_view=self.options.source_view,
+                                                    dtype=self.options.dtype)
+        self.batch_size = batch_size
+
+    def _vectors(self, texts: Sequence[str], max_length: int | None, prune: PruneSpec | None) -> list[dict[str, int]]:
+        if self.options.lowercase:
+            texts = [t.lower() for t in texts]
+        vectors = self.encoder.encode_vectors(texts, batch_size=self.batch_size, max_length=max_length)
+        return index_terms(self.encoder, vectors, prune, self.options.scale)
+
+
+def index_terms(encoder, vectors: Sequence, prune: PruneSpec | None, scale: float) -> list[dict[str, int]]:
+    """What the index gets for ``encoder``'s float vectors: each pruned (when ``prune`` is given),
+    then quantized to ``{term: int}``. The one place documents and queries become index terms."""
+    from ..encoding.pruning import prune as apply_prune
+
+    if prune is not None:
+        vectors = [apply_prune(v, prune, encoder.pivot_size) for v in vectors]
+    return [quantized_terms(encoder.vocab, v, scale) for v in vectors]
+
+
+def join_title(titles: Sequence[str | None] | None, texts: Sequence[str | None]) -> list[str]:
+    """``"title text"`` as Pyserini's SPLADE encoder and the authors' evaluation build a document."""
+    if titles is None:
+        return [t or "" for t in texts]
+    return [" ".join(part for part in (title, text) if part) for title, text in zip(titles, texts)]
+
+
+class MilcoDocumentEncoder(_MilcoPyseriniEncoder):
+    """Pyserini ``DocumentEncoder`` contract: ``encode(texts, titles=None, max_length=..., **kw)``."""
+
+    def __init__(self, model_name: str, device: str | None = "cpu", options: EncodingOptions | None = None,
+                 batch_size: int = 32, **kwargs):
+        super().__init__(model_name, device=device, options=options, batch_size=batch_size)
+
+    def encode(self, texts: Sequence[str], titles: Sequence[str] | None = None, max_length: int = 512,
+               **kwargs) -> list[dict[str, int]]:
+        return self._vectors(join_title(titles, texts), max_length, self.options.prune)
+
+
+class MilcoQueryEncoder(_MilcoPyseriniEncoder):
+    """Pyserini ``QueryEncoder`` contract: ``encode(text) -> {term: int}``, with batch prefetching."""
+
+    def __init__(self, model_name: str, device: str = "cpu", options: EncodingOptions | None = None,
+                 max_length: int = 512):
+        import torch
+
+        if device == "cpu":
+            torch.set_num_threads(1)  # the JVM shares the cores; one thread is much faster here
+        super().__init__(model_name, device=device, options=options)
+        self.max_length = max_length
+        self._cache: dict[str, dict[str, int]] = {}
+
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """Encode a batch of queries in one call (sorted by length) and keep them for :meth:`encode`."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if todo:
+            self._cache.update(zip(todo, self._vectors(todo, self.max_length, None)))
+
+    def encode(self, text: str, **kwargs) -> dict[str, int]:
+        if text not in self._cache:
+            self.prefetch([text])
+        return self._cache.pop(text)
+
+
+def _milco_aware(original):
+    """A factory that builds MILCO for MILCO checkpoints and ``original`` for anything else."""
+
+    def build(*args, **kwargs):
+        name = kwargs.get("model_name", args[0] if args else "")
+        if isinstance(name, str) and is_milco_checkpoint(name):
+            return MilcoDocumentEncoder(name, device=kwargs.get("device", "cpu"))
+        return original(*args, **kwargs)
+
+    build.__wrapped__ = original
+    return build
+
+
+def register_document_encoder() -> None:
+    """Put MILCO first in ``pyserini.encode``'s encoder map and make the rest MILCO-aware."""
+    import pyserini.encode as encode
+
+    if getattr(encode, "_milco_registered", False):
+        return
+    classes = encode.document_encoder_class_map
+    others = {key: _milco_aware(cls) for key, cls in classes.items()}
+    classes.clear()
+    classes[MAP_KEY] = MilcoDocumentEncoder
+    classes.update(others)
+    encode.AutoDocumentEncoder = _milco_aware(encode.AutoDocumentEncoder)
+    _swap_corpus_io(encode)
+    encode._milco_registered = True
+
+
+def _encoder_argument(argv: Sequence[str]) -> str | None:
+    """The value of ``--encoder`` in a ``pyserini.encode`` command line, if any."""
+    for flag, value in zip(argv, argv[1:]):
+        if flag == "--encoder":
+            return value
+    return None
+
+
+def _swap_corpus_io(encode) -> None:
+    """For MILCO runs of ``pyserini.encode``: streaming, validated input and atomic per-shard output.
+
+    Other encoders keep Pyserini's own classes (their multimodal special cases are not ours to change).
+    """
+    encoder = _encoder_argument(sys.argv)
+    if encoder is None or not is_milco_checkpoint(encoder):
+        return
+    from functools import partial
+
+    from .pyserini_io import ShardFileWriter, ShardInfo, StreamingCollectionIterator
+
+    shard = ShardInfo()
+    encode.JsonlCollectionIterator = partial(StreamingCollectionIterator, shard=shard)
+    encode.JsonlRepresentationWriter = partial(ShardFileWriter, shard=shard)
+
+
+def _uses_milco_terms(query_encoder) -> bool:
+    """MILCO encoders, or pre-encoded query files whose terms are all MILCO's (``e_``/``m_``)."""
+    if isinstance(query_encoder, MilcoQueryEncoder):
+        return True
+    vectors = getattr(query_encoder, "vectors", None)
+    if not isinstance(vectors, dict) or not vectors:
+        return False
+    first = next(iter(vectors.values()))
+    return bool(first) and all(t.startswith(("e_", "m_")) for t in first)
+
+
+def register_impact_search() -> None:
+    """Teach ``LuceneImpactSearcher`` about MILCO query encoders and their every-document terms."""
+    from pyserini.search.lucene import _impact_searcher as module
+
+    searcher_class = module.LuceneImpactSearcher
+    if getattr(searcher_class, "_milco_registered", False):
+        return
+    original_from_str = searcher_class._init_query_encoder_from_str
+    original_init = searcher_class.__init__
+    original_batch_search = searcher_class.batch_search
+
+    def init_query_encoder_from_str(query_encoder):
+        if isinstance(query_encoder, str) and not query_encoder.endswith(".jsonl") and is_milco_checkpoint(query_encoder):
+            return MilcoQueryEncoder(query_encoder)
+        return original_from_str(query_encoder)
+
+    def __init__(self, index_dir, query_encoder, min_idf=0, *args, **kwargs):
+        original_init(self, index_dir, query_encoder, min_idf, *args, **kwargs)
+        if min_idf == 0 and _uses_milco_terms(self.query_encoder):
+            self.min_idf = -1
+
+    def batch_search(self, queries, qids, *args, **kwargs):
+        if isinstance(self.query_encoder, MilcoQueryEncoder):
+            self.query_encoder.prefetch(queries)
+        return original_batch_search(self, queries, qids, *args, **kwargs)
+
+    searcher_class._init_query_encoder_from_str = staticmethod(init_query_encoder_from_str)
+    searcher_class.__init__ = __init__
+    searcher_class.batch_search = batch_search
+    searcher_class._milco_registered = True
