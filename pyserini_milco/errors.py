@@ -25,6 +25,10 @@ class OptionError(MilcoError, ValueError):
     """A flag, an environment variable or a setting has a value that cannot be used; the message names it."""
 
 
+class InputError(MilcoError, ValueError):
+    """A file's content is not what it must be; the message names the file (and line)."""
+
+
 class MissingInput(MilcoError, FileNotFoundError):
     """A file or folder the user named (or a default location) does not exist; the message says what to give."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..collection.corpus import CorpusError, CorpusReader, batched, progress_bar
+from ..collection.corpus import CorpusReader, batched, progress_bar
 from ..collection.writer import ChunkedVectorWriter
 from .options import add_encoding_options, options_from_args
 
@@ -113,11 +113,10 @@ def run(args: dict[str, argparse.Namespace]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Encode the shard the command line names; a bad corpus line stops it with a
+    :class:`~pyserini_milco.collection.corpus.CorpusError` naming the file and line."""
     args = parse(sys.argv[1:] if argv is None else argv)
-    try:
-        manifest = run(args)
-    except CorpusError as err:
-        raise SystemExit(f"error: {err}") from err
+    manifest = run(args)
     terms = manifest.get("terms_per_doc", {}).get("mean_terms", 0.0)
     print(f"wrote {manifest.get('docs', 0)} documents to {args['output'].embeddings}, "
           f"{terms:.1f} terms per document on average", file=sys.stderr)

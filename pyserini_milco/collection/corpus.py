@@ -57,6 +57,8 @@ from typing import BinaryIO, Iterable, Iterator, Sequence
 
 from tqdm import tqdm
 
+from ..errors import MilcoError, MissingInput, OptionError
+
 CORPUS_SUFFIXES = (".jsonl", ".jsonl.gz")
 ID_KEYS = ("id", "_id", "docid")
 _BLOCK = 1 << 20
@@ -77,7 +79,7 @@ REASONS = {
 }
 
 
-class CorpusError(ValueError):
+class CorpusError(MilcoError, ValueError):
     """A corpus problem at ``source:line``; ``reason`` is a key of :data:`REASONS` or
     ``"unreadable"`` (a file that cannot be read at all, never skipped)."""
 
@@ -132,13 +134,13 @@ def corpus_files(path: str | Path) -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise FileNotFoundError(f"corpus {path} does not exist: give a .jsonl/.jsonl.gz file or a directory of them")
+        raise MissingInput(f"corpus {path} does not exist: give a .jsonl/.jsonl.gz file or a directory of them")
     files = sorted(
         p for p in path.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.name.endswith(CORPUS_SUFFIXES)
     )
     if not files:
-        raise FileNotFoundError(f"corpus directory {path} holds no *.jsonl or *.jsonl.gz file")
+        raise MissingInput(f"corpus directory {path} holds no *.jsonl or *.jsonl.gz file")
     return files
 
 
@@ -187,7 +189,7 @@ def _file_lines(path: Path) -> Iterator[bytes]:
 def check_shard(shard_id: int, shard_num: int) -> None:
     """Refuse a shard that does not exist (e.g. a 1-based --shard-id)."""
     if shard_num < 1 or not 0 <= shard_id < shard_num:
-        raise ValueError(f"shard {shard_id} of {shard_num}: need shard_num >= 1 and 0 <= shard_id < shard_num "
+        raise OptionError(f"shard {shard_id} of {shard_num}: need shard_num >= 1 and 0 <= shard_id < shard_num "
                          f"(shard ids count from 0)")
 
 
@@ -202,7 +204,7 @@ def shard_bounds(total: int, shard_id: int, shard_num: int) -> tuple[int, int]:
 def batched(items: Iterable, size: int) -> Iterator[list]:
     """Consecutive lists of ``size`` items (the last one shorter), streamed."""
     if size < 1:
-        raise ValueError(f"batch size must be >= 1, got {size}")
+        raise OptionError(f"batch size must be >= 1, got {size}")
     iterator = iter(items)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
@@ -226,9 +228,9 @@ class FieldSpec:
 
     def __post_init__(self) -> None:
         if not self.fields:
-            raise ValueError("fields must name at least one field, e.g. ['title', 'text']")
+            raise OptionError("fields must name at least one field, e.g. ['title', 'text']")
         if not self.delimiter:
-            raise ValueError("delimiter must not be empty")
+            raise OptionError("delimiter must not be empty")
 
 
 def _decode(raw: bytes, where: tuple[str, int]) -> str:

@@ -35,7 +35,12 @@ from types import TracebackType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..atomic import AtomicFile
+from ..errors import MilcoError, OptionError
 from .corpus import Document, check_shard, count_file_lines
+
+
+class ResumeError(MilcoError, ValueError):
+    """The finished chunks of an output folder do not fit this run (another corpus, sharding or chunk size)."""
 
 
 def contents_of(values: Iterable[str | None]) -> str:
@@ -186,7 +191,7 @@ class ChunkedVectorWriter:
     def __init__(self, out_dir: str | Path, docs_per_file: int = 100_000, prefix: str = "embeddings",
                  shard_id: int = 0, shard_num: int = 1, arguments: Mapping[str, Any] | None = None) -> None:
         if docs_per_file < 1:
-            raise ValueError(f"docs_per_file must be >= 1, got {docs_per_file}")
+            raise OptionError(f"docs_per_file must be >= 1, got {docs_per_file}")
         check_shard(shard_id, shard_num)
         self.out_dir = Path(out_dir)
         self.docs_per_file = docs_per_file
@@ -220,7 +225,7 @@ class ChunkedVectorWriter:
         last = max(self.resumed, default=None)
         for chunk, docs in self.resumed.items():
             if docs > self.docs_per_file or (docs < self.docs_per_file and chunk != last):
-                raise ValueError(f"{self.chunk_path(chunk)} holds {docs} documents, which does not fit "
+                raise ResumeError(f"{self.chunk_path(chunk)} holds {docs} documents, which does not fit "
                                  f"docs_per_file={self.docs_per_file}; {self._restart_hint()}")
 
     def pending(self, docs: Iterable[Document]) -> Iterator[Document]:
@@ -231,7 +236,7 @@ class ChunkedVectorWriter:
                 yield doc
                 continue
             if offset >= self.resumed[chunk]:
-                raise ValueError(f"{doc.source}:{doc.line}: the shard has more documents than the first run "
+                raise ResumeError(f"{doc.source}:{doc.line}: the shard has more documents than the first run "
                                  f"wrote to the finished {self.chunk_path(chunk)}; {self._restart_hint()}")
             if offset == 0:
                 self._check_head(chunk, doc)
@@ -239,7 +244,7 @@ class ChunkedVectorWriter:
     def _check_head(self, chunk: int, doc: Document) -> None:
         path = self.chunk_path(chunk)
         if _first_id(path) != doc.id:
-            raise ValueError(f"{doc.source}:{doc.line}: document '{doc.id}' should head the finished {path}, "
+            raise ResumeError(f"{doc.source}:{doc.line}: document '{doc.id}' should head the finished {path}, "
                              f"which starts with another id; {self._restart_hint()}")
 
     def write(self, doc: Document, vector: Mapping[str, int]) -> None:

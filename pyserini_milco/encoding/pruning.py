@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from ..errors import OptionError
+
 from .terms import SparseVector
 
 METHODS = ("topk", "mass", "quantile")
@@ -30,26 +32,26 @@ class PruneSpec:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"prune method {self.method!r}: use one of {', '.join(METHODS)}")
+            raise OptionError(f"prune method {self.method!r}: use one of {', '.join(METHODS)}")
         if self.view not in VIEWS:
-            raise ValueError(f"prune view {self.view!r}: use one of {', '.join(VIEWS)}")
+            raise OptionError(f"prune view {self.view!r}: use one of {', '.join(VIEWS)}")
         if self.method == "topk" and (self.value < 1 or self.value != int(self.value)):
-            raise ValueError(f"topk needs a whole number of terms >= 1, got {self.value}")
+            raise OptionError(f"topk needs a whole number of terms >= 1, got {self.value}")
         if self.method == "mass" and not 0 < self.value <= 1:
-            raise ValueError(f"mass needs a kept fraction in (0, 1], got {self.value}")
+            raise OptionError(f"mass needs a kept fraction in (0, 1], got {self.value}")
         if self.method == "quantile" and not 0 <= self.value < 1:
-            raise ValueError(f"quantile needs a dropped fraction in [0, 1), got {self.value}")
+            raise OptionError(f"quantile needs a dropped fraction in [0, 1), got {self.value}")
 
     @classmethod
     def parse(cls, text: str) -> "PruneSpec":
         """``METHOD:VALUE[:VIEW]``, e.g. ``topk:200``, ``mass:0.9:pivot``, ``quantile:0.5``."""
         parts = text.split(":")
         if len(parts) not in (2, 3):
-            raise ValueError(f"--prune {text!r}: expected METHOD:VALUE[:VIEW], e.g. topk:200 or mass:0.9:pivot")
+            raise OptionError(f"--prune {text!r}: expected METHOD:VALUE[:VIEW], e.g. topk:200 or mass:0.9:pivot")
         try:
             value = float(parts[1])
         except ValueError as err:
-            raise ValueError(f"--prune {text!r}: {parts[1]!r} is not a number") from err
+            raise OptionError(f"--prune {text!r}: {parts[1]!r} is not a number") from err
         return cls(parts[0], value, parts[2] if len(parts) == 3 else "both")
 
 

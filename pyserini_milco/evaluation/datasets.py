@@ -26,6 +26,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_output
+from ..errors import MilcoError, MissingInput, OptionError
 
 RAW_BASE = "https://raw.githubusercontent.com"
 XQUADR_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
@@ -41,6 +42,10 @@ tah tam tat tel tgk-Cyrl tha tir ton tsn tuk tur uig ukr urd uzb ven vie wol xho
 """.split())
 
 Urlopen = Callable[..., object]
+
+
+class DownloadError(MilcoError, ConnectionError):
+    """A file could not be downloaded; the message says what to do without internet access."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ def require_data_dir(name: str, path: str | Path | None = None) -> Path:
     folder = Path(path) if path is not None else default_data_dir(name)
     if folder.is_dir():
         return folder
-    raise FileNotFoundError(
+    raise MissingInput(
         f"{source.name} data not found at {folder}. Get it from {source.homepage} (commit {source.commit}) with "
         f"`python -m pyserini_milco.datasets fetch {source.name} --out DIR`, then pass --data-dir DIR/{source.folder} "
         f"(or put it in {default_data_dir(name)})."
@@ -112,7 +117,7 @@ def require_data_dir(name: str, path: str | Path | None = None) -> Path:
 def download_plan(name: str, out: str | Path) -> list[tuple[str, Path]]:
     """``(url, destination)`` for every file of data set ``name`` fetched into ``out``."""
     if name not in SOURCES:
-        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(SOURCES)}")
+        raise OptionError(f"unknown data set {name!r}; choose one of {', '.join(SOURCES)}")
     source = SOURCES[name]
     folder = Path(out) / source.folder
     return [(raw_url(source.repo, source.commit, remote), folder / local) for remote, local in source.files]
@@ -128,7 +133,7 @@ def download_file(url: str, dest: Path, urlopen: Urlopen | None = None, timeout:
             shutil.copyfileobj(response, handle)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
         reason = getattr(error, "reason", error)
-        raise ConnectionError(
+        raise DownloadError(
             f"could not download {url} ({reason}). This machine may have no internet access: run the same "
             f"command on a machine that has, then copy {dest.parent} here."
         ) from error

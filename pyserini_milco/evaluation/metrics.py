@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..atomic import atomic_output
+from ..errors import InputError, MissingInput, OptionError
 from ..integration import pyserini_cli
 
 Qrels = dict[str, dict[str, int]]
@@ -40,7 +41,7 @@ def _fields(path: Path, expected: int) -> Iterable[tuple[int, list[str]]]:
             if not fields:
                 continue
             if len(fields) != expected:
-                raise ValueError(f"{path}:{number}: expected {expected} fields, found {len(fields)}: {line.rstrip()!r}")
+                raise InputError(f"{path}:{number}: expected {expected} fields, found {len(fields)}: {line.rstrip()!r}")
             yield number, fields
 
 
@@ -51,7 +52,7 @@ def read_qrels(path: str | os.PathLike) -> Qrels:
         try:
             qrels.setdefault(qid, {})[docid] = int(grade)
         except ValueError:
-            raise ValueError(f"{path}:{number}: relevance grade {grade!r} is not an integer") from None
+            raise InputError(f"{path}:{number}: relevance grade {grade!r} is not an integer") from None
     return qrels
 
 
@@ -69,7 +70,7 @@ def read_run(path: str | os.PathLike) -> Run:
         try:
             run.setdefault(qid, {})[docid] = float(score)
         except ValueError:
-            raise ValueError(f"{path}:{number}: score {score!r} is not a number") from None
+            raise InputError(f"{path}:{number}: score {score!r} is not a number") from None
     return run
 
 
@@ -120,7 +121,7 @@ def metric(name: str) -> tuple[str, Metric]:
         k = int(cutoff)
         function = ndcg if family == "ndcg_cut" else recall
         return f"{family}_{k}", lambda ranked, judged: function(ranked, judged, k)
-    raise ValueError(f"unsupported measure {name!r}: use ndcg_cut.K, recall.K or map")
+    raise OptionError(f"unsupported measure {name!r}: use ndcg_cut.K, recall.K or map")
 
 
 def per_query(qrels: Qrels, run: Run, metrics: Sequence[str] = DEFAULT_METRICS) -> dict[str, dict[str, float]]:
@@ -181,7 +182,7 @@ def trec_eval(qrels_path: str | os.PathLike, run_path: str | os.PathLike, metric
     """
     for path in (qrels_path, run_path):
         if not Path(path).is_file():
-            raise FileNotFoundError(f"trec_eval input {path} does not exist")
+            raise MissingInput(f"trec_eval input {path} does not exist")
     args = ["-c", *(["-q"] if per_query_values else []), *measure_args(metrics), qrels_path, run_path]
     table = parse_trec_eval(pyserini_cli.run("pyserini.eval.trec_eval", args), metrics)
     return table if per_query_values else {name: values["all"] for name, values in table.items()}

@@ -41,6 +41,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_output
+from ..errors import InputError, MissingInput, OptionError
 from ..integration.lucene import DEFAULT_ANALYZER, IndexingError, analyzer_name, build_index, search
 from .datasets import XQUADR_LANGUAGES, require_data_dir
 from .metrics import Qrels, mean, metric, per_query, read_qrels, read_run, trec_eval, write_qrels
@@ -136,7 +137,7 @@ def _paragraph_questions(lang: str, index: int, paragraph: dict, source: Path) -
         start = qa["answers"][0]["answer_start"]
         sentence = answer_sentence(breaks, start)
         if sentence is None:
-            raise ValueError(f"{source}: question {qa['id']} (paragraph {index}): answer_start {start} is in no "
+            raise InputError(f"{source}: question {qa['id']} (paragraph {index}): answer_start {start} is in no "
                              f"sentence span {breaks}; the file is not LAReQA's XQuAD-R, fetch it again")
         yield Question(qa["id"], lang, clean_text(qa["question"]), make_docid(lang, index, sentence))
 
@@ -147,7 +148,7 @@ def parse_language(raw: dict, lang: str, source: Path) -> LanguageData:
     questions: dict[str, Question] = {}
     for index, paragraph in enumerate(_paragraphs(raw)):
         if len(paragraph["sentences"]) != len(paragraph["sentence_breaks"]):
-            raise ValueError(f"{source}: paragraph {index} has {len(paragraph['sentences'])} sentences but "
+            raise InputError(f"{source}: paragraph {index} has {len(paragraph['sentences'])} sentences but "
                              f"{len(paragraph['sentence_breaks'])} sentence_breaks")
         candidates += [Candidate(make_docid(lang, index, s), lang, clean_text(text))
                        for s, text in enumerate(paragraph["sentences"])]
@@ -161,7 +162,7 @@ def load_language(path: str | Path, lang: str) -> LanguageData:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: line {error.lineno}: not valid JSON ({error.msg}); fetch the file again") from error
+        raise InputError(f"{path}: line {error.lineno}: not valid JSON ({error.msg}); fetch the file again") from error
     return parse_language(raw, lang, path)
 
 
@@ -171,7 +172,7 @@ def check_parallel(data: dict[str, LanguageData]) -> None:
     for lang, language in data.items():
         missing = reference.questions.keys() ^ language.questions.keys()
         if missing:
-            raise ValueError(f"{lang}.json and {reference_lang}.json differ in {len(missing)} question ids "
+            raise InputError(f"{lang}.json and {reference_lang}.json differ in {len(missing)} question ids "
                              f"(e.g. {sorted(missing)[0]}); all XQuAD-R files must come from the same release")
 
 
@@ -179,7 +180,7 @@ def load_xquadr(data_dir: str | Path | None = None, languages: Sequence[str] = L
     """Load the chosen languages from ``data_dir`` (default: ``../shared/data/xquad-r``)."""
     unknown = sorted(set(languages) - set(LANGUAGES))
     if unknown:
-        raise ValueError(f"unknown XQuAD-R language(s) {', '.join(unknown)}; choose from {','.join(LANGUAGES)}")
+        raise OptionError(f"unknown XQuAD-R language(s) {', '.join(unknown)}; choose from {','.join(LANGUAGES)}")
     folder = require_data_dir("xquad-r", data_dir)
     data = {lang: load_language(folder / f"{lang}.json", lang) for lang in languages}
     check_parallel(data)
@@ -275,7 +276,7 @@ class Prepared:
     def manifest(self) -> dict:
         """The manifest, or an error saying to run ``prepare`` first."""
         if not self.manifest_path.is_file():
-            raise FileNotFoundError(f"{self.manifest_path} not found: run `python -m pyserini_milco.xquadr prepare "
+            raise MissingInput(f"{self.manifest_path} not found: run `python -m pyserini_milco.xquadr prepare "
                                     f"--out {self.root}` first")
         return json.loads(self.manifest_path.read_text(encoding="utf-8"))
 

@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 
 from ..atomic import atomic_directory, atomic_path
+from ..errors import MilcoError, MissingInput, OptionError
 from . import pyserini_cli
 
 # Anserini 1.7.1's analyzer per language code (io.anserini.analysis.AnalyzerMap, SimpleSearcher):
@@ -57,10 +58,10 @@ def _log_path(output: Path) -> Path:
 def _require_dir_with_files(folder: Path, what: str) -> None:
     """Anserini reads every file of ``folder``; fail early and clearly when there is nothing to read."""
     if not folder.is_dir() or not any(p.is_file() for p in folder.iterdir()):
-        raise FileNotFoundError(f"{what} {folder} must be a folder holding the collection's .jsonl file(s)")
+        raise MissingInput(f"{what} {folder} must be a folder holding the collection's .jsonl file(s)")
 
 
-class IndexingError(RuntimeError):
+class IndexingError(MilcoError, RuntimeError):
     """Anserini finished but did not index every document (e.g. an analyzer that cannot run)."""
 
 
@@ -95,7 +96,7 @@ def build_index(corpus_dir: str | os.PathLike, index_dir: str | os.PathLike, *, 
     """
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     if impact and language:
-        raise ValueError("an impact index is pretokenized: do not pass a language (it would re-analyze the terms)")
+        raise OptionError("an impact index is pretokenized: do not pass a language (it would re-analyze the terms)")
     _require_dir_with_files(corpus_dir, "corpus")
     kind = ["--collection", "JsonVectorCollection", "--impact", "--pretokenized"] if impact else \
         ["--collection", "JsonCollection", *(["--language", language] if language else [])]
@@ -122,11 +123,11 @@ def search(index_dir: str | os.PathLike, topics: str | os.PathLike, run_path: st
     """
     index_dir, topics, run_path = Path(index_dir), Path(topics), Path(run_path)
     if impact and language:
-        raise ValueError("impact search takes no language: queries are encoded, not analyzed")
+        raise OptionError("impact search takes no language: queries are encoded, not analyzed")
     if not index_dir.is_dir():
-        raise FileNotFoundError(f"index {index_dir} does not exist; build it with build_index first")
+        raise MissingInput(f"index {index_dir} does not exist; build it with build_index first")
     if not topics.is_file():
-        raise FileNotFoundError(f"topics file {topics} does not exist")
+        raise MissingInput(f"topics file {topics} does not exist")
     model = ["--impact", *(["--encoder", encoder] if encoder else []), "--min-idf", "-1"] if impact else \
         ["--bm25", *(["--language", language] if language else [])]
     with atomic_path(run_path) as tmp:

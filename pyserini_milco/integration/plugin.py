@@ -29,6 +29,7 @@ from typing import Sequence
 from ..encoding.names import MINI_MODEL_NAME, RELEASED_MODELS
 from ..encoding.pruning import PruneSpec
 from ..encoding.terms import DEFAULT_QUANTIZATION_SCALE, quantized_terms
+from ..errors import OptionError
 
 MAP_KEY = "milco"
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -48,7 +49,7 @@ class EncodingOptions:
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
+            raise OptionError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "EncodingOptions":
@@ -74,7 +75,7 @@ def _choice(env, name: str, choices: Sequence[str]) -> str:
     """The variable's value, one of ``choices`` (the first when unset); a wrong one names the variable."""
     value = env.get(name, choices[0])
     if value not in choices:
-        raise ValueError(f"{name}={value!r}: use one of {', '.join(choices)}")
+        raise OptionError(f"{name}={value!r}: use one of {', '.join(choices)}")
     return value
 
 
@@ -83,7 +84,7 @@ def _switch(env, name: str, default: bool) -> bool:
     if value is None:
         return default
     if value.lower() not in _SWITCH:
-        raise ValueError(f"{name}={value!r}: use on or off")
+        raise OptionError(f"{name}={value!r}: use on or off")
     return _SWITCH[value.lower()]
 
 

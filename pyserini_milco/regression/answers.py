@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import InputError
 from ..evaluation.metrics import Qrels, Run, ranking, read_run, write_qrels
 
 PLACEHOLDER_DOCID = "no-passage-retrieved"
@@ -37,7 +38,7 @@ def load_answers(path: Path) -> dict[str, list[str]]:
                     record = json.loads(line)
                     answers[str(record["id"])] = [str(a) for a in record["answers"]]
                 except (json.JSONDecodeError, KeyError, TypeError) as error:
-                    raise ValueError(f"{path}:{number}: expected {{\"id\", \"answers\": [...]}} ({error})") from error
+                    raise InputError(f"{path}:{number}: expected {{\"id\", \"answers\": [...]}} ({error})") from error
     return answers
 
 

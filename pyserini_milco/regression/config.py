@@ -56,6 +56,7 @@ from typing import Any
 
 import yaml
 
+from ..errors import MilcoError
 from ..evaluation.datasets import SOURCES
 
 STATUSES = ("reported", "recorded", "not reported", "pending")
@@ -240,7 +241,7 @@ class Config:
         return tuple(model.steps.get(name) or self.steps[name] for name in (model.pipeline or self.pipeline))
 
 
-class ConfigError(ValueError):
+class ConfigError(MilcoError, ValueError):
     """A config that cannot be used; the message names the file, the key and the fix."""
 
 

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import MilcoError, OptionError
 from ..integration import pyserini_cli
 from .config import Config, Expectation, Model, Step
 
@@ -131,11 +132,11 @@ def conditions(config: Config, models: Sequence[str] = (), languages: Sequence[s
     """The runnable conditions of ``config`` for the named models and languages (all when none are named)."""
     unknown = sorted(set(languages) - set(config.languages))
     if unknown:
-        raise ValueError(f"{config.path}: language(s) {', '.join(unknown)} not in this config "
+        raise OptionError(f"{config.path}: language(s) {', '.join(unknown)} not in this config "
                          f"({', '.join(config.languages)})")
     reported_only = [name for name in models if not config.model(name).run]
     if reported_only:
-        raise ValueError(f"{config.path}: {', '.join(reported_only)} is reported, not run (run: false); "
+        raise OptionError(f"{config.path}: {', '.join(reported_only)} is reported, not run (run: false); "
                          "its numbers appear in reports only")
     chosen = [config.model(name) for name in models] if models else [m for m in config.models if m.run]
     return [Condition(config, model, lang) for model in chosen for lang in (languages or config.languages)]
@@ -261,7 +262,7 @@ def stage_topics(condition: Condition, where: Locations, overrides: dict[str, st
     return copied
 
 
-class StepFailed(RuntimeError):
+class StepFailed(MilcoError, RuntimeError):
     """A command exited with an error, or did not create what it should have."""
 
 

@@ -9,6 +9,8 @@ import dataclasses
 import random
 from pathlib import Path
 
+from ..errors import InputError, MissingInput
+
 #: NTREX file codes of the XQuAD-R languages (ISO 639-1 → NTREX code).
 XQUAD_LANGUAGES = {
     "ar": "arb", "de": "deu", "el": "ell", "es": "spa", "hi": "hin", "ru": "rus",
@@ -41,13 +43,13 @@ class ParallelCorpus:
 
 def _read_lines(path: Path, expected: int | None = None) -> list[str]:
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingInput(
             f"{path}: missing. Get NTREX-128 (github.com/MicrosoftTranslator/NTREX) with "
             "`python -m pyserini_milco.datasets fetch ntrex --out DIR` and pass --ntrex-dir DIR."
         )
     lines = path.read_text(encoding="utf-8").rstrip("\n").split("\n")
     if expected is not None and len(lines) != expected:
-        raise ValueError(f"{path}: {len(lines)} lines, expected {expected} (files must be line-aligned)")
+        raise InputError(f"{path}: {len(lines)} lines, expected {expected} (files must be line-aligned)")
     return lines
 
 
