@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -29,11 +28,6 @@ EXAMPLES = {"de": 0, "zh": 0, "ar": 0, "en": 0}
 def step(title: str) -> float:
     print(f"\n=== {title}", flush=True)
     return time.perf_counter()
-
-
-def run_shown(module: str, args: list) -> None:
-    """Run a stock command with its progress bars on this terminal."""
-    subprocess.run(pyserini_cli.command(module, args), env=pyserini_cli.child_env(), check=True)
 
 
 def matched_terms(query: dict[str, int], document: dict[str, int], top: int = 6) -> str:
@@ -97,9 +91,9 @@ def main(argv: list[str] | None = None) -> None:
     prepared = prepare(first_paragraphs(load_xquadr(languages=languages), args.max_paragraphs), args.work / "xquad-r")
     encoded = args.work / "encoded"
     if not any(encoded.glob("*.jsonl")):
-        run_shown("pyserini.encode", ["input", "--corpus", prepared.corpus_dir(FULL_POOL), "--fields", "text",
-                                      "output", "--embeddings", encoded, "encoder", "--encoder", "milco-mini",
-                                      "--device", "cpu", "--batch-size", "32", "--max-length", "128"])
+        pyserini_cli.run_on_terminal("pyserini.encode", [
+            "input", "--corpus", prepared.corpus_dir(FULL_POOL), "--fields", "text", "output", "--embeddings", encoded,
+            "encoder", "--encoder", "milco-mini", "--device", "cpu", "--batch-size", "32", "--max-length", "128"])
 
     step("3. Lucene impact index (stock pyserini.index.lucene --impact --pretokenized)")
     index = build_index(encoded, args.work / "index", impact=True, threads=args.threads)

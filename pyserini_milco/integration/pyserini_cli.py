@@ -42,6 +42,21 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def _shown(module: str, args: Sequence[str | os.PathLike]) -> str:
+    """The command as a user would type it, for messages."""
+    return " ".join(["python", "-m", module, *map(str, args)])
+
+
+def run_on_terminal(module: str, args: Sequence[str | os.PathLike]) -> None:
+    """Run ``python -m module args`` with its output (progress bars, errors) on this terminal.
+
+    Raises :class:`ToolError` naming the command when it fails (its own error is already shown above).
+    """
+    done = subprocess.run(command(module, args), env=child_env())
+    if done.returncode != 0:
+        raise ToolError(f"`{_shown(module, args)}` failed (exit {done.returncode}); its output is above")
+
+
 def _tail(text: str, lines: int = 20) -> str:
     """The last ``lines`` lines of a tool's output, for error messages."""
     return "\n".join(text.splitlines()[-lines:])
@@ -58,7 +73,6 @@ def run(module: str, args: Sequence[str | os.PathLike], log: str | os.PathLike |
         Path(log).parent.mkdir(parents=True, exist_ok=True)
         Path(log).write_text(done.stdout, encoding="utf-8")
     if done.returncode != 0:
-        shown = " ".join(["python", "-m", module, *map(str, args)])
         where = f"full output in {log}" if log is not None else "output"
-        raise ToolError(f"`{shown}` failed (exit {done.returncode}); {where}, last lines:\n{_tail(done.stdout)}")
+        raise ToolError(f"`{_shown(module, args)}` failed (exit {done.returncode}); {where}, last lines:\n{_tail(done.stdout)}")
     return done.stdout

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from pyserini_milco.integration import pyserini_cli
+from pyserini_milco.integration.pyserini_cli import ToolError
 
 
 def test_command_runs_the_module_with_this_interpreter():
@@ -21,3 +22,9 @@ def test_output_is_returned_and_logged_and_failures_quote_it(tmp_path):
     (tmp_path / "bad.json").write_text("{oops")
     with pytest.raises(RuntimeError, match=r"`python -m json.tool .*bad.json` failed \(exit 1\).*\n.*Expecting"):
         pyserini_cli.run("json.tool", [tmp_path / "bad.json"])
+
+
+def test_a_tool_failing_on_the_terminal_is_one_tool_error(tmp_path):
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ToolError, match=r"`python -m json.tool .*bad.json` failed \(exit 1\); its output is above"):
+        pyserini_cli.run_on_terminal("json.tool", [tmp_path / "bad.json"])
