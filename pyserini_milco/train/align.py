@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import random
 import time
 from pathlib import Path
@@ -23,17 +22,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_output
 from ..encoding.names import load_checkpoint
 from ..modeling.adapters import add_adapters, merge_adapters
 from ..modeling.checkpoint import save_checkpoint
 from ..modeling.model import MilcoModel
+from .common import (DELTA_FILE, STATE_FILE, append_log, load_state, save_state, set_seeds, warmup_cosine,
+                     write_delta)
 from .connector_init import aligned_states, fit_connector
 from .data import ParallelCorpus, load_ntrex
 
-STATE_FILE = "trainer-state.pt"
-DELTA_FILE = "delta.safetensors"
-LOG_FILE = "train-log.jsonl"
 
 
 @dataclasses.dataclass
@@ -59,12 +56,6 @@ class AlignSettings:
     device: str = "cpu"
     threads: int = 0
     connector_init_sentences: int = 400
-
-
-def set_seeds(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 class Teacher:
@@ -164,10 +155,7 @@ class AlignTrainer:
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up, then cosine decay to 10% of the peak."""
-        if step < self.s.warmup:
-            return self.s.lr * (step + 1) / self.s.warmup
-        progress = (step - self.s.warmup) / max(1, self.s.steps - self.s.warmup)
-        return self.s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return warmup_cosine(step, self.s.lr, self.s.warmup, self.s.steps)
 
     def _max_logits(self, texts: list[str]) -> torch.Tensor:
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.s.max_length, return_tensors="pt")
@@ -188,7 +176,7 @@ class AlignTrainer:
 
     def train(self, resume: bool = False) -> dict:
         if resume and (self.s.out / STATE_FILE).is_file():
-            self.load_state()
+            self.restore()
         bar = tqdm(total=self.s.steps, initial=self.step, desc="align", unit="step")
         started = time.time()
         while self.step < self.s.steps:
@@ -206,7 +194,7 @@ class AlignTrainer:
                 self.log({"step": self.step, "train_loss": loss.item(), **self.validate(),
                           "elapsed_s": round(time.time() - started, 1)})
             if self.step % self.s.save_every == 0:
-                self.save_state()
+                self.checkpoint()
         bar.close()
         return self.finish()
 
@@ -236,45 +224,20 @@ class AlignTrainer:
         return torch.cat([self._max_logits(texts[i : i + size]).float() for i in range(0, len(texts), size)])
 
     def log(self, record: dict) -> None:
-        tqdm.write(json.dumps(record))
-        with open(self.s.out / LOG_FILE, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_log(self.s.out, record)
 
-    def save_state(self) -> None:
-        state = {"step": self.step, "trainable": {n: p.detach().cpu() for n, p in self.trainable.items()},
-                 "optimizer": self.optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
-                 "settings": _jsonable(self.s)}
-        with atomic_output(self.s.out / STATE_FILE, "wb") as handle:
-            torch.save(state, handle)
+    def checkpoint(self) -> None:
+        save_state(self.s.out / STATE_FILE, self.step, self.trainable, self.optimizer, self.s)
 
-    def load_state(self) -> None:
-        state = torch.load(self.s.out / STATE_FILE, map_location="cpu", weights_only=False)
-        with torch.no_grad():
-            for name, value in state["trainable"].items():
-                self.trainable[name].copy_(value)
-        self.optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        self.step = state["step"]
-        tqdm.write(f"resumed from {self.s.out / STATE_FILE} at step {self.step}")
+    def restore(self) -> None:
+        self.step = load_state(self.s.out / STATE_FILE, self.trainable, self.optimizer)["step"]
 
     def finish(self) -> dict:
         """Write the delta (adapters + connector), then the merged, self-contained checkpoint."""
-        delta = {n: p.detach().cpu().float().contiguous() for n, p in self.trainable.items()}
         metadata = {"adapter_layers": json.dumps(self.s.adapter_layers), "rank": str(self.s.rank),
                     "alpha": str(self.s.alpha), "student": self.s.student, "steps": str(self.s.steps)}
-        with atomic_output(self.s.out / DELTA_FILE, "wb") as handle:
-            handle.write(_safetensors_bytes(delta, metadata))
+        write_delta(self.s.out / DELTA_FILE, self.trainable, metadata)
         self.model.eval().cpu()
         merge_adapters(self.model.m_model)
         save_checkpoint(self.model, self.tokenizer, self.en_tokens, self.s.out / "model")
         return {"delta": str(self.s.out / DELTA_FILE), "model": str(self.s.out / "model")}
-
-
-def _safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
-    from safetensors.torch import save
-
-    return save(tensors, metadata=metadata)
-
-
-def _jsonable(settings: AlignSettings) -> dict:
-    return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(settings).items()}

@@ -1,0 +1,324 @@
+"""Stage 2, contrastive distillation, as the MILCO paper trains it.
+
+Each group is one query with 1 positive and k negatives (default 7). The student's score of a pair
+is the dual-view dot product (pivot·pivot + source·source, the LexEcho head and its ``scale`` are
+trained here); the loss is ``KL(teacher ‖ student)`` between the softmaxes over each group's
+passages, plus a sparsity penalty on the vectors: L1 (the paper: λ_q = 1e-3 on queries, λ_d = 1e-5
+on documents, pivot view only) or FLOPS (SPLADE's ``Σ_v (mean_i w_iv)²``), both ramped up
+quadratically over ``reg_warmup`` steps as SPLADE does, so ranking is learned before terms are cut.
+This package also penalises the source view by default (``regularize_source``): its weights are
+per input token, and documents would otherwise keep one term per distinct token.
+
+What is trained: low-rank adapters on the chosen backbone layers, the connector, LexEcho (with its
+own learning rate: it starts from a seeded random init) and, optionally, the English head's
+transform and bias (``train_head``; the decoder stays tied to the English embeddings). Progress
+bar, validation on the development set every ``validate_every`` steps (the best checkpoint by mean
+nDCG@10 among those within the asked sparsity is the one exported), atomic resumable state, fixed seeds, bf16 autocast on CUDA, fp32 on
+the CPU.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..modeling.adapters import add_adapters, merge_adapters
+from ..encoding.names import load_checkpoint
+from ..modeling.checkpoint import save_checkpoint
+from ..encoding.encoder import MilcoEncoder, pad_sequences
+from ..modeling.model import MilcoModel
+from .common import (DELTA_FILE, STATE_FILE, append_log, load_state, save_state, set_seeds, warmup_cosine,
+                     write_delta)
+from .devset import DEFAULT_SETTINGS, evaluate_retriever, load_devset
+from .groups import TrainingGroup, read_groups
+from .teachers import FILE_TEACHER, Teacher, load_teacher
+
+BEST_FILE = "best-trainable.pt"
+REGULARIZERS = ("l1", "flops")
+ECHO_PARAMETERS = ("echo.weight", "echo.bias", "scale")
+HEAD_PARAMETERS = ("mlm_head.predictions.transform.", "mlm_head.predictions.bias")
+
+
+@dataclasses.dataclass
+class DistillSettings:
+    student: str
+    train: Path
+    out: Path
+    dev: Path | None = None
+    teacher: str = FILE_TEACHER
+    temperature: float = 0.02
+    steps: int = 2000
+    batch_size: int = 4
+    negatives: int = 7
+    adapter_layers: list[int] = dataclasses.field(default_factory=lambda: list(range(6, 12)))
+    rank: int = 16
+    alpha: float = 32.0
+    lr: float = 2e-4
+    echo_lr: float = 2e-3
+    warmup: int = -1
+    query_max_length: int = 64
+    passage_max_length: int = 256
+    micro_batch: int = 8
+    regularizer: str = "l1"
+    lambda_q: float = 1e-3
+    lambda_d: float = 1e-5
+    reg_warmup: int = 500
+    regularize_source: bool = True
+    train_head: bool = False
+    dev_settings: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_SETTINGS))
+    select_max_query_terms: float | None = None
+    select_max_passage_terms: float | None = None
+    validate_every: int = 200
+    save_every: int = 50
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.regularizer not in REGULARIZERS:
+            raise ValueError(f"regularizer {self.regularizer!r}: choose one of {', '.join(REGULARIZERS)}")
+        if self.warmup < 0:
+            self.warmup = max(1, round(0.03 * self.steps))  # the paper's 3%
+
+
+@dataclasses.dataclass
+class Encoded:
+    """A batch of texts as the loss needs them: pivot ``[N, Ve]``, token ids and source weights ``[N, L]``."""
+
+    pivot: torch.Tensor
+    ids: torch.Tensor
+    source: torch.Tensor | None
+
+
+def group_scores(queries: Encoded, passages: Encoded, group_size: int) -> torch.Tensor:
+    """Dual-view dot products ``[B, group_size]`` of each query with its own group's passages.
+
+    The source view sums weights per token id (repeated tokens add up), so its dot product is
+    ``Σ_{i,j} w_i w_j [id_i = id_j]`` over the two texts' tokens; padding has weight 0.
+    """
+    batch = queries.pivot.shape[0]
+    pivot = passages.pivot.view(batch, group_size, -1)
+    scores = torch.einsum("bv,bgv->bg", queries.pivot, pivot)
+    if queries.source is not None and passages.source is not None:
+        p_ids = passages.ids.view(batch, group_size, -1)
+        p_src = passages.source.view(batch, group_size, -1)
+        same = (queries.ids[:, None, :, None] == p_ids[:, :, None, :]).to(p_src.dtype)
+        scores = scores + torch.einsum("bq,bgqp,bgp->bg", queries.source, same, p_src)
+    return scores
+
+
+def kl_teacher_student(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """``KL(softmax(teacher) ‖ softmax(student))`` per group, averaged over groups."""
+    target = torch.log_softmax(teacher.float(), dim=-1)
+    return torch.nn.functional.kl_div(torch.log_softmax(student.float(), dim=-1), target,
+                                      reduction="batchmean", log_target=True)
+
+
+def sparsity(weights: torch.Tensor, kind: str) -> torch.Tensor:
+    """L1: mean over texts of Σ_v w; FLOPS: Σ_v (mean over texts of w)²."""
+    return weights.sum(dim=1).mean() if kind == "l1" else (weights.mean(dim=0) ** 2).sum()
+
+
+def ramp(step: int, warmup: int) -> float:
+    """Quadratic ramp of the regulariser's weight, 0 → 1 over ``warmup`` steps."""
+    return 1.0 if warmup <= 0 else min(1.0, (step / warmup) ** 2)
+
+
+class DistillTrainer:
+    def __init__(self, settings: DistillSettings):
+        self.s = settings
+        settings.out.mkdir(parents=True, exist_ok=True)
+        set_seeds(settings.seed)
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
+        self.device = torch.device(settings.device)
+        model, self.tokenizer, self.en_tokens, _ = load_checkpoint(settings.student)
+        if not model.has_echo:
+            raise ValueError(f"{settings.student}: stage 2 trains the LexEcho head, and this checkpoint has none (echo: false)")
+        self.model: MilcoModel = model
+        self.groups: list[TrainingGroup] = read_groups(settings.train, settings.negatives)
+        self.teacher: Teacher = load_teacher(settings.teacher, settings.temperature, settings.device)
+        self.devset = load_devset(settings.dev) if settings.dev else None
+        self.trainable = self.prepare_parameters()
+        self.optimizer = torch.optim.AdamW(self.parameter_groups(), weight_decay=0.0)
+        self.order = self.schedule()
+        self.step, self.best = 0, {"step": None, "ndcg@10_mean": -1.0}
+
+    def prepare_parameters(self) -> dict[str, torch.nn.Parameter]:
+        """Freeze everything, add adapters, unfreeze connector, LexEcho and (optionally) the head's transform."""
+        model = self.model
+        model.requires_grad_(False)
+        add_adapters(model.m_model, self.s.adapter_layers, self.s.rank, self.s.alpha)
+        model.projector.requires_grad_(True)
+        model.echo.requires_grad_(True)
+        model.scale.requires_grad_(True)
+        if self.s.train_head:
+            model.mlm_head.predictions.transform.requires_grad_(True)
+            model.mlm_head.predictions.bias.requires_grad_(True)
+        model.to(self.device).train()
+        return {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+    def parameter_groups(self) -> list[dict]:
+        echo = [p for n, p in self.trainable.items() if n in ECHO_PARAMETERS]
+        rest = [p for n, p in self.trainable.items() if n not in ECHO_PARAMETERS]
+        return [{"params": rest, "peak": self.s.lr}, {"params": echo, "peak": self.s.echo_lr}]
+
+    def schedule(self) -> list[list[int]]:
+        """Every step's group indices: seeded passes over the shuffled groups."""
+        rng = random.Random(self.s.seed)
+        order, pool = [], []
+        for _ in range(self.s.steps):
+            if len(pool) < self.s.batch_size:
+                refill = list(range(len(self.groups)))
+                rng.shuffle(refill)
+                pool.extend(refill)
+            order.append(pool[: self.s.batch_size])
+            pool = pool[self.s.batch_size:]
+        return order
+
+    def encode(self, texts: Sequence[str], max_length: int) -> Encoded:
+        """Both views of ``texts``, run in micro-batches of similar length (padding would otherwise
+        double the backbone's work on passages of mixed lengths), returned in input order."""
+        ids = self.tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        width = max(len(row) for row in ids)
+        pad = self.tokenizer.pad_token_id
+        parts: list[Encoded] = []
+        for start in range(0, len(order), self.s.micro_batch):
+            chosen = [ids[i] for i in order[start:start + self.s.micro_batch]]
+            batch, mask = pad_sequences(chosen, pad)
+            batch, mask = batch.to(self.device), mask.to(self.device)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                states = self.model.token_states(batch, mask)
+                pivot = self.model.pivot_view(states, mask)
+                source = self.model.source_view(states, mask)
+            fill = width - batch.shape[1]
+            parts.append(Encoded(pivot, nn.functional.pad(batch, (0, fill), value=pad), nn.functional.pad(source, (0, fill))))
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(len(order))
+        inverse = inverse.to(self.device)
+        return Encoded(*(torch.cat([getattr(p, f) for p in parts]).index_select(0, inverse)
+                         for f in ("pivot", "ids", "source")))
+
+    def loss(self, groups: Sequence[TrainingGroup], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        queries = self.encode([g.query for g in groups], self.s.query_max_length)
+        passages = self.encode([p for g in groups for p in g.passages], self.s.passage_max_length)
+        student = group_scores(queries, passages, self.s.negatives + 1)
+        teacher = self.teacher.score(groups).to(self.device)
+        kl = kl_teacher_student(student, teacher)
+        reg_q = sparsity(queries.pivot, self.s.regularizer)
+        reg_d = sparsity(passages.pivot, self.s.regularizer)
+        if self.s.regularize_source:
+            reg_q = reg_q + sparsity(queries.source, self.s.regularizer)
+            reg_d = reg_d + sparsity(passages.source, self.s.regularizer)
+        weight = ramp(step, self.s.reg_warmup)
+        total = kl + weight * (self.s.lambda_q * reg_q + self.s.lambda_d * reg_d)
+        accuracy = (student.argmax(dim=1) == teacher.argmax(dim=1)).float().mean()
+        return total, {"kl": kl.item(), "reg_q": reg_q.item(), "reg_d": reg_d.item(), "agree": accuracy.item(),
+                       "q_terms": _terms(queries), "d_terms": _terms(passages)}
+
+    def train(self, resume: bool = False) -> dict:
+        if resume and (self.s.out / STATE_FILE).is_file():
+            state = load_state(self.s.out / STATE_FILE, self.trainable, self.optimizer)
+            self.step, self.best = state["step"], state["best"]
+        elif self.devset is not None:
+            self.log({"step": 0, **self.validate()})
+        bar = tqdm(total=self.s.steps, initial=self.step, desc="distill", unit="step")
+        started = time.time()
+        while self.step < self.s.steps:
+            for group in self.optimizer.param_groups:
+                group["lr"] = warmup_cosine(self.step, group["peak"], self.s.warmup, self.s.steps)
+            loss, parts = self.loss([self.groups[i] for i in self.order[self.step]], self.step)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.trainable.values(), 1.0)
+            self.optimizer.step()
+            self.step += 1
+            bar.update(1)
+            bar.set_postfix(kl=f"{parts['kl']:.3f}", agree=f"{parts['agree']:.2f}",
+                            q=f"{parts['q_terms']:.0f}", d=f"{parts['d_terms']:.0f}")
+            if self.step % 10 == 0:
+                self.log({"step": self.step, "loss": round(loss.item(), 4), **{k: round(v, 4) for k, v in parts.items()},
+                          "elapsed_s": round(time.time() - started, 1)})
+            if self.devset is not None and (self.step % self.s.validate_every == 0 or self.step == self.s.steps):
+                self.log({"step": self.step, **self.validate()})
+            if self.step % self.s.save_every == 0 or self.step == self.s.steps:
+                save_state(self.s.out / STATE_FILE, self.step, self.trainable, self.optimizer, self.s, best=self.best)
+        bar.close()
+        return self.finish()
+
+    @torch.inference_mode()
+    def validate(self) -> dict[str, float]:
+        """Development-set nDCG@10 / R@100 per setting and terms per text; keeps the best trainable tensors."""
+        self.model.eval()
+        encoder = MilcoEncoder(self.model, self.tokenizer, self.en_tokens, device=self.device, dtype=next(self.model.parameters()).dtype)
+        counts: dict[str, list[int]] = {"query": [], "passage": []}
+
+        def encode(texts: Sequence[str], kind: str):
+            length = self.s.query_max_length if kind == "query" else self.s.passage_max_length
+            vectors = encoder.encode_vectors(texts, batch_size=32, max_length=length)
+            counts[kind] += [int((v.values >= 0.005).sum()) for v in vectors]
+            return sparse_rows(vectors, encoder.dimension)
+
+        metrics = evaluate_retriever(self.devset, encode, self.s.dev_settings)
+        metrics.update(dev_query_terms=round(float(np.mean(counts["query"])), 1),
+                       dev_passage_terms=round(float(np.mean(counts["passage"])), 1))
+        metrics["eligible"] = self.eligible(metrics)
+        if metrics["eligible"] and metrics["ndcg@10_mean"] > self.best["ndcg@10_mean"]:
+            self.best = {"step": self.step, "ndcg@10_mean": metrics["ndcg@10_mean"]}
+            torch.save({n: p.detach().cpu().clone() for n, p in self.trainable.items()}, self.s.out / BEST_FILE)
+        self.model.train()
+        return metrics
+
+    def eligible(self, metrics: dict[str, float]) -> bool:
+        """Whether a validated checkpoint meets the sparsity the run asks of the exported model."""
+        limits = ((self.s.select_max_query_terms, metrics["dev_query_terms"]),
+                  (self.s.select_max_passage_terms, metrics["dev_passage_terms"]))
+        return all(limit is None or value <= limit for limit, value in limits)
+
+    def log(self, record: dict) -> None:
+        append_log(self.s.out, record)
+
+    def finish(self) -> dict:
+        """Export the best validated tensors (else the last): the delta, then the merged checkpoint."""
+        best = self.s.out / BEST_FILE
+        if best.is_file():
+            with torch.no_grad():
+                for name, value in torch.load(best, map_location="cpu").items():
+                    self.trainable[name].copy_(value)
+        metadata = {"adapter_layers": json.dumps(self.s.adapter_layers), "rank": str(self.s.rank),
+                    "alpha": str(self.s.alpha), "student": self.s.student, "stage": "distill",
+                    "steps": str(self.s.steps), "best_step": str(self.best["step"])}
+        write_delta(self.s.out / DELTA_FILE, self.trainable, metadata)
+        self.model.eval().cpu()
+        merge_adapters(self.model.m_model)
+        save_checkpoint(self.model, self.tokenizer, self.en_tokens, self.s.out / "model")
+        return {"delta": str(self.s.out / DELTA_FILE), "model": str(self.s.out / "model"), "best": self.best}
+
+
+def _terms(encoded: Encoded) -> float:
+    """Average non-zero terms per text over both views (what a JsonVectorCollection line would hold,
+    before quantization drops weights under 0.005)."""
+    count = (encoded.pivot > 0).sum(dim=1)
+    if encoded.source is not None:
+        per_id = [torch.unique(ids[w > 0]).numel() for ids, w in zip(encoded.ids, encoded.source)]
+        count = count + torch.tensor(per_id, device=count.device)
+    return count.float().mean().item()
+
+
+def sparse_rows(vectors, dimension: int):
+    """SciPy CSR ``[len(vectors), dimension]`` of :class:`~pyserini_milco.terms.SparseVector` rows."""
+    from scipy.sparse import csr_matrix
+
+    indptr = np.cumsum([0] + [len(v) for v in vectors])
+    indices = np.concatenate([v.indices for v in vectors]) if vectors else np.zeros(0, dtype=np.int64)
+    values = np.concatenate([v.values for v in vectors]) if vectors else np.zeros(0, dtype=np.float32)
+    return csr_matrix((values.astype(np.float64), indices, indptr), shape=(len(vectors), dimension))
