@@ -5,7 +5,7 @@ import argparse
 
 from ..encoding.pruning import PruneSpec
 from ..encoding.terms import DEFAULT_QUANTIZATION_SCALE
-from ..integration.plugin import PRECISIONS, EncodingOptions
+from ..integration.plugin import DEFAULT_QUERY_PRUNE, PRECISIONS, EncodingOptions, parse_optional_prune
 
 
 def on_off(text: str) -> bool:
@@ -26,16 +26,24 @@ def add_encoding_options(parser: argparse.ArgumentParser, documents: bool) -> No
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="weights' precision: auto = bf16 on CUDA, fp32 on the CPU; bf16 on a CPU with "
                              "AVX512-BF16 or AMX encodes 2-3x faster but moves the weights by about 3-4%%")
+    methods = ("topk:K, mass:P (keep the heaviest terms holding a fraction P of the weight) or quantile:P (drop "
+               "the lightest fraction P of the terms); VIEW is pivot, source or both (default)")
     if documents:
         parser.add_argument("--prune", type=PruneSpec.parse, default=None, metavar="METHOD:VALUE[:VIEW]",
-                            help="prune each document: topk:K, mass:P (keep the heaviest terms holding a fraction P "
-                                 "of the weight) or quantile:P (drop the lightest fraction P of the terms); VIEW is "
-                                 "pivot, source or both (default)")
+                            help=f"prune each document: {methods}")
+    else:
+        parser.add_argument("--prune", dest="query_prune", type=lambda text: parse_optional_prune(text, None),
+                            default=DEFAULT_QUERY_PRUNE, metavar="METHOD:VALUE[:VIEW]|none",
+                            help=f"prune each query: {methods}; none keeps every term (default: {_spec(DEFAULT_QUERY_PRUNE)})")
+
+
+def _spec(spec: PruneSpec | None) -> str:
+    return "none" if spec is None else f"{spec.method}:{spec.value:g}:{spec.view}"
 
 
 def options_from_args(args: argparse.Namespace) -> EncodingOptions:
     return EncodingOptions(scale=args.quantization_scale, prune=getattr(args, "prune", None),
-                           source_view=args.source_view, lowercase=args.lowercase, precision=args.precision)
+                           query_prune=getattr(args, "query_prune", DEFAULT_QUERY_PRUNE), source_view=args.source_view, lowercase=args.lowercase, precision=args.precision)
 
 
 def options_to_env(options: EncodingOptions) -> dict[str, str]:
@@ -45,6 +53,6 @@ def options_to_env(options: EncodingOptions) -> dict[str, str]:
            "PYSERINI_MILCO_LOWERCASE": "on" if options.lowercase else "off",
            "PYSERINI_MILCO_PRECISION": options.precision}
     if options.prune is not None:
-        spec = options.prune
-        env["PYSERINI_MILCO_PRUNE"] = f"{spec.method}:{spec.value}:{spec.view}"
+        env["PYSERINI_MILCO_PRUNE"] = _spec(options.prune)
+    env["PYSERINI_MILCO_QUERY_PRUNE"] = _spec(options.query_prune)
     return env

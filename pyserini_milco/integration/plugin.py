@@ -14,7 +14,8 @@ functions right after the Pyserini modules they patch are imported:
 Options that the stock CLIs cannot carry come from environment variables (our own wrappers,
 ``python -m pyserini_milco.encode`` / ``.search``, take them as flags):
 ``PYSERINI_MILCO_SCALE`` (quantization scale, default 100), ``PYSERINI_MILCO_PRUNE``
-(e.g. ``topk:200`` or ``mass:0.9:pivot``, documents only), ``PYSERINI_MILCO_SOURCE_VIEW``
+(e.g. ``topk:200`` or ``mass:0.9:pivot``, documents), ``PYSERINI_MILCO_QUERY_PRUNE`` (the same for
+queries; ``none`` switches off the default :data:`DEFAULT_QUERY_PRUNE`), ``PYSERINI_MILCO_SOURCE_VIEW``
 (``on``/``off``), ``PYSERINI_MILCO_LOWERCASE`` (``on``/``off``, as the authors' MIRACL evaluation).
 """
 from __future__ import annotations
@@ -32,6 +33,8 @@ from ..encoding.terms import DEFAULT_QUANTIZATION_SCALE, quantized_terms
 from ..errors import OptionError
 
 MAP_KEY = "milco"
+#: Query pruning when none is asked for (see the README's pruning section for the measurements).
+DEFAULT_QUERY_PRUNE: PruneSpec | None = None
 PRECISIONS = ("auto", "fp32", "bf16")
 _SWITCH = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
 
@@ -42,6 +45,7 @@ class EncodingOptions:
 
     scale: float = DEFAULT_QUANTIZATION_SCALE
     prune: PruneSpec | None = None
+    query_prune: PruneSpec | None = DEFAULT_QUERY_PRUNE
     source_view: bool = True
     lowercase: bool = False
     #: Weights' precision: ``auto`` (bf16 on CUDA, fp32 on the CPU), ``fp32`` or ``bf16``.
@@ -58,6 +62,7 @@ class EncodingOptions:
         return cls(
             scale=float(env.get("PYSERINI_MILCO_SCALE", DEFAULT_QUANTIZATION_SCALE)),
             prune=PruneSpec.parse(prune) if prune else None,
+            query_prune=parse_optional_prune(env.get("PYSERINI_MILCO_QUERY_PRUNE"), DEFAULT_QUERY_PRUNE),
             source_view=_switch(env, "PYSERINI_MILCO_SOURCE_VIEW", True),
             lowercase=_switch(env, "PYSERINI_MILCO_LOWERCASE", False),
             precision=_choice(env, "PYSERINI_MILCO_PRECISION", PRECISIONS),
@@ -69,6 +74,13 @@ class EncodingOptions:
         import torch
 
         return {"auto": None, "fp32": torch.float32, "bf16": torch.bfloat16}[self.precision]
+
+
+def parse_optional_prune(text: str | None, default: PruneSpec | None) -> PruneSpec | None:
+    """``METHOD:VALUE[:VIEW]``, ``none`` (no pruning) or unset (``default``)."""
+    if text is None or text == "":
+        return default
+    return None if text.lower() == "none" else PruneSpec.parse(text)
 
 
 def _choice(env, name: str, choices: Sequence[str]) -> str:
@@ -166,7 +178,7 @@ class MilcoQueryEncoder(_MilcoPyseriniEncoder):
         """Encode a batch of queries in one call (sorted by length) and keep them for :meth:`encode`."""
         todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if todo:
-            self._cache.update(zip(todo, self._vectors(todo, self.max_length, None)))
+            self._cache.update(zip(todo, self._vectors(todo, self.max_length, self.options.query_prune)))
 
     def encode(self, text: str, **kwargs) -> dict[str, int]:
         if text not in self._cache:

@@ -3,6 +3,7 @@
 Lucene's scores must equal the quantized dot products computed in Python, and its ranking must
 equal a brute-force ranking over the whole collection (ties aside).
 """
+import argparse
 import json
 import subprocess
 import sys
@@ -12,7 +13,9 @@ import pytest
 import torch
 
 from conftest import SHARED_DATA
-from pyserini_milco.integration.plugin import EncodingOptions, MilcoDocumentEncoder, is_milco_checkpoint
+from pyserini_milco.encoding.pruning import PruneSpec
+from pyserini_milco.integration.plugin import (DEFAULT_QUERY_PRUNE, EncodingOptions, MilcoDocumentEncoder,
+                                             MilcoQueryEncoder, is_milco_checkpoint)
 
 LANGS = ("en", "de", "zh", "ar")
 FLOAT32_REL = 2e-7 * 8  # a few float32 ulps
@@ -196,8 +199,28 @@ def test_options_travel_to_the_stock_cli_unchanged():
     from pyserini_milco.encoding.pruning import PruneSpec
 
     options = EncodingOptions(scale=50.0, prune=PruneSpec.parse("topk:7:source"), source_view=False, lowercase=True,
-                              precision="bf16")
+                              precision="bf16", query_prune=PruneSpec.parse("mass:0.9:pivot"))
     assert EncodingOptions.from_env(options_to_env(options)) == options
+    unpruned = EncodingOptions(query_prune=None)
+    assert EncodingOptions.from_env(options_to_env(unpruned)) == unpruned
+
+
+def test_query_pruning_from_environment_and_flag(official_checkpoint):
+    from pyserini_milco.cli.options import add_encoding_options, options_from_args
+
+    folder, _ = official_checkpoint
+    assert EncodingOptions.from_env({"PYSERINI_MILCO_QUERY_PRUNE": "none"}).query_prune is None
+    assert EncodingOptions.from_env({}).query_prune == DEFAULT_QUERY_PRUNE
+    text = "Die Hauptstadt von Frankreich ist Paris."
+    full = MilcoQueryEncoder(str(folder), options=EncodingOptions(query_prune=None)).encode(text)
+    pruned = MilcoQueryEncoder(str(folder), options=EncodingOptions.from_env({"PYSERINI_MILCO_QUERY_PRUNE": "topk:3"}))
+    vector = pruned.encode(text)
+    assert sum(t.startswith("e_") for t in vector) <= 3 and sum(t.startswith("m_") for t in vector) <= 3
+    assert len(full) > len(vector) and all(full[t] == w for t, w in vector.items())
+    parser = argparse.ArgumentParser()
+    add_encoding_options(parser, documents=False)
+    assert options_from_args(parser.parse_args(["--prune", "topk:3"])).query_prune == PruneSpec.parse("topk:3")
+    assert options_from_args(parser.parse_args(["--prune", "none"])).query_prune is None
 
 
 def test_precision_reaches_the_model(official_checkpoint):
