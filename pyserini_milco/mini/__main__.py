@@ -19,4 +19,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from ..errors import run
+
+    run(main)

@@ -1,4 +1,10 @@
-"""``python -m pyserini_milco.train align ...``: stage-1 sparse alignment pretraining."""
+"""``python -m pyserini_milco.train align|groups|distill``: MILCO's two training stages.
+
+* ``align``: stage 1, sparse alignment pretraining against an English SPLADE teacher;
+* ``groups``: stage-2 training groups (query, positive, negatives, teacher scores) and a development
+  set from NTREX-128, scored and mined by multilingual-e5-small;
+* ``distill``: stage 2, KL distillation from a teacher over each group, with a sparsity penalty.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +13,8 @@ from pathlib import Path
 
 from .align import AlignSettings, AlignTrainer
 from .data import XQUAD_LANGUAGES, default_ntrex_dir
+from .devset import DEFAULT_SETTINGS
+from .teachers import DEFAULT_TEMPERATURE, E5_TEACHER, FILE_TEACHER
 
 
 def _int_list(text: str) -> list[int]:
@@ -44,7 +52,77 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("--connector-init-sentences", type=int, default=400,
                        help="English sentences whose aligned token states warm-start the connector (0: no warm start)")
     align.add_argument("--resume", action="store_true", help="continue from OUT/trainer-state.pt if present")
+    add_groups_parser(sub)
+    add_distill_parser(sub)
     return parser
+
+
+def add_groups_parser(sub) -> None:
+    groups = sub.add_parser("groups", help="stage-2 training groups and a development set from NTREX-128 (teacher: e5-small)",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    groups.add_argument("--out", type=Path, required=True, help="output folder: OUT/train.jsonl and the development set OUT/dev/")
+    groups.add_argument("--ntrex-dir", type=Path, default=default_ntrex_dir(), help="NTREX-128 folder (parallel text)")
+    groups.add_argument("--languages", default=",".join(XQUAD_LANGUAGES), help="comma-separated languages besides English")
+    groups.add_argument("--groups", type=int, default=20000, help="training groups to sample")
+    groups.add_argument("--negatives", type=int, default=7, help="negatives per group, mined by the teacher")
+    groups.add_argument("--chunk-sentences", type=int, default=4, help="consecutive sentences per passage")
+    groups.add_argument("--ict-share", type=float, default=0.5,
+                        help="share of inverse-cloze groups (the positive passage lacks the query's sentence); the rest hold its translation")
+    groups.add_argument("--english-passage-share", type=float, default=0.4, help="share of groups whose passages are English")
+    groups.add_argument("--same-language-share", type=float, default=0.4,
+                        help="share of groups whose passages are in the query's language (the rest: a third language)")
+    groups.add_argument("--mine-depth", type=int, default=30, help="negatives are drawn from the teacher's top passages to this depth")
+    groups.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="teacher logits are cosine / temperature")
+    groups.add_argument("--validation-documents", type=int, default=12,
+                        help="NTREX documents held out for the development set (the same as stage 1's with the same seed)")
+    groups.add_argument("--seed", type=int, default=0, help="seed for the held-out documents and the sampling")
+    groups.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+
+
+def add_distill_parser(sub) -> None:
+    distill = sub.add_parser("distill", help="stage 2: KL distillation over groups of 1 positive + k negatives",
+                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    distill.add_argument("--student", required=True, help="MILCO checkpoint to start from: a folder, a hub id or 'milco-mini'")
+    distill.add_argument("--train", type=Path, required=True,
+                         help="training groups, JSONL: {query, positive, negatives[, scores]} (see pyserini_milco/train/groups.py)")
+    distill.add_argument("--out", type=Path, required=True, help="output folder: log, trainer state, delta, merged model")
+    distill.add_argument("--dev", type=Path, help="development set folder (from `groups`: OUT/dev); chooses the exported checkpoint")
+    distill.add_argument("--teacher", default=FILE_TEACHER,
+                         help=f"'{FILE_TEACHER}' (the groups' own scores), '{E5_TEACHER}', or a cross-encoder folder / hub id")
+    distill.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help=f"{E5_TEACHER} teacher: cosine / temperature")
+    distill.add_argument("--steps", type=int, default=2000, help="optimizer steps")
+    distill.add_argument("--batch-size", type=int, default=4, help="groups per step")
+    distill.add_argument("--negatives", type=int, default=7, help="negatives per group (the file may hold more)")
+    distill.add_argument("--adapter-layers", type=_int_list, default=list(range(6, 12)), help="backbone layers with adapters")
+    distill.add_argument("--rank", type=int, default=16, help="adapter rank")
+    distill.add_argument("--alpha", type=float, default=32.0, help="adapter scaling numerator (alpha / rank)")
+    distill.add_argument("--lr", type=float, default=2e-4, help="peak learning rate of adapters, connector and head")
+    distill.add_argument("--echo-lr", type=float, default=2e-3, help="peak learning rate of the new LexEcho head and its scale")
+    distill.add_argument("--warmup", type=int, default=-1, help="warm-up steps (-1: 3%% of the steps, as the paper)")
+    distill.add_argument("--query-max-length", type=int, default=64, help="tokens per query")
+    distill.add_argument("--passage-max-length", type=int, default=256, help="tokens per passage")
+    distill.add_argument("--micro-batch", type=int, default=8,
+                         help="texts run through the model together, grouped by length (less padding; same gradients)")
+    distill.add_argument("--regularizer", choices=("l1", "flops"), default="l1", help="sparsity penalty on the vectors")
+    distill.add_argument("--lambda-q", type=float, default=1e-3, help="penalty weight on queries (paper: 1e-3)")
+    distill.add_argument("--lambda-d", type=float, default=1e-5, help="penalty weight on passages (paper: 1e-5)")
+    distill.add_argument("--reg-warmup", type=int, default=500, help="steps over which the penalty ramps up quadratically")
+    distill.add_argument("--regularize-source", choices=("on", "off"), default="off",
+                         help="also penalise the source (LexEcho) view, as the paper does not (on milco-mini it "
+                              "silenced the LexEcho head for good)")
+    distill.add_argument("--train-head", action="store_true", help="also train the English head's transform and bias")
+    distill.add_argument("--dev-settings", default=",".join(DEFAULT_SETTINGS),
+                         help="development settings QUERY-POOL languages, e.g. de-en,zh-zh")
+    distill.add_argument("--select-max-query-terms", type=float,
+                         help="export only a checkpoint whose development queries average at most this many terms")
+    distill.add_argument("--select-max-passage-terms", type=float,
+                         help="export only a checkpoint whose development passages average at most this many terms")
+    distill.add_argument("--validate-every", type=int, default=200, help="steps between development-set validations")
+    distill.add_argument("--save-every", type=int, default=50, help="steps between resumable checkpoints")
+    distill.add_argument("--seed", type=int, default=0, help="seed for initialisation and data order")
+    distill.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast on cuda)")
+    distill.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    distill.add_argument("--resume", action="store_true", help="continue from OUT/trainer-state.pt if present")
 
 
 def resolve_named_parts(args: argparse.Namespace) -> None:
@@ -58,8 +136,59 @@ def resolve_named_parts(args: argparse.Namespace) -> None:
             args.teacher = str(teacher_folder())
 
 
+def run_groups(args: argparse.Namespace) -> dict:
+    """Write OUT/train.jsonl and OUT/dev/ (see :mod:`.ntrex_groups`)."""
+    import torch
+
+    from ..mini.e5 import E5Embedder
+    from .data import load_ntrex
+    from .ntrex_groups import GroupBuilder, GroupSettings, write_devset
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = GroupSettings(
+        languages=args.languages.split(","), groups=args.groups, negatives=args.negatives,
+        chunk_sentences=args.chunk_sentences, ict_share=args.ict_share,
+        english_passage_share=args.english_passage_share, same_language_share=args.same_language_share,
+        mine_depth=args.mine_depth, temperature=args.temperature,
+        validation_documents=args.validation_documents, seed=args.seed,
+    )
+    corpus = load_ntrex(args.ntrex_dir, settings.languages)
+    dev = write_devset(corpus, settings, args.out / "dev")
+    embedder = E5Embedder()
+    written = GroupBuilder(corpus, settings, embedder.embed).write(args.out / "train.jsonl")
+    return {"train": str(args.out / "train.jsonl"), "groups": written, "dev": str(args.out / "dev"), **dev}
+
+
+def run_distill(args: argparse.Namespace) -> dict:
+    from .distill import DistillSettings, DistillTrainer
+
+    if args.student == "milco-mini":
+        from ..mini.build import ensure_mini_model
+
+        args.student = str(ensure_mini_model())
+    settings = DistillSettings(
+        student=args.student, train=args.train, out=args.out, dev=args.dev, teacher=args.teacher,
+        temperature=args.temperature, steps=args.steps, batch_size=args.batch_size, negatives=args.negatives,
+        adapter_layers=args.adapter_layers, rank=args.rank, alpha=args.alpha, lr=args.lr, echo_lr=args.echo_lr,
+        warmup=args.warmup, query_max_length=args.query_max_length, passage_max_length=args.passage_max_length,
+        micro_batch=args.micro_batch, regularizer=args.regularizer, lambda_q=args.lambda_q, lambda_d=args.lambda_d, reg_warmup=args.reg_warmup,
+        regularize_source=args.regularize_source == "on", train_head=args.train_head,
+        dev_settings=args.dev_settings.split(","), select_max_query_terms=args.select_max_query_terms,
+        select_max_passage_terms=args.select_max_passage_terms, validate_every=args.validate_every, save_every=args.save_every,
+        seed=args.seed, device=args.device, threads=args.threads,
+    )
+    return DistillTrainer(settings).train(resume=args.resume)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.command == "groups":
+        print(json.dumps(run_groups(args), indent=2))
+        return
+    if args.command == "distill":
+        print(json.dumps(run_distill(args), indent=2))
+        return
     resolve_named_parts(args)
     settings = AlignSettings(
         student=args.student, teacher=args.teacher, ntrex_dir=args.ntrex_dir, out=args.out,
@@ -74,4 +203,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from ..errors import run
+
+    run(main)

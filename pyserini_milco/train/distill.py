@@ -6,8 +6,9 @@ trained here); the loss is ``KL(teacher ‖ student)`` between the softmaxes ove
 passages, plus a sparsity penalty on the vectors: L1 (the paper: λ_q = 1e-3 on queries, λ_d = 1e-5
 on documents, pivot view only) or FLOPS (SPLADE's ``Σ_v (mean_i w_iv)²``), both ramped up
 quadratically over ``reg_warmup`` steps as SPLADE does, so ranking is learned before terms are cut.
-This package also penalises the source view by default (``regularize_source``): its weights are
-per input token, and documents would otherwise keep one term per distinct token.
+The source view is not penalised unless ``regularize_source`` asks for it: a first milco-mini run
+that penalised it (λ_q = 1e-2) drove every LexEcho output below zero within 160 steps, where the
+ReLU passes no gradient, and the head never came back (dual view = pivot view exactly).
 
 What is trained: low-rank adapters on the chosen backbone layers, the connector, LexEcho (with its
 own learning rate: it starts from a seeded random init) and, optionally, the English head's
@@ -71,7 +72,7 @@ class DistillSettings:
     lambda_q: float = 1e-3
     lambda_d: float = 1e-5
     reg_warmup: int = 500
-    regularize_source: bool = True
+    regularize_source: bool = False
     train_head: bool = False
     dev_settings: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_SETTINGS))
     select_max_query_terms: float | None = None
@@ -315,7 +316,7 @@ def _terms(encoded: Encoded) -> float:
 
 
 def sparse_rows(vectors, dimension: int):
-    """SciPy CSR ``[len(vectors), dimension]`` of :class:`~pyserini_milco.terms.SparseVector` rows."""
+    """SciPy CSR ``[len(vectors), dimension]`` of :class:`~pyserini_milco.encoding.terms.SparseVector` rows."""
     from scipy.sparse import csr_matrix
 
     indptr = np.cumsum([0] + [len(v) for v in vectors])

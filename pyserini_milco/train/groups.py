@@ -18,8 +18,10 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ..errors import InputError
 
-class GroupFileError(ValueError):
+
+class GroupFileError(InputError):
     """A training-group file is malformed; the message names the file and the line."""
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import torch
 
+from ..errors import OptionError
 from .groups import TrainingGroup
 
 E5_TEACHER = "e5-small"
@@ -25,7 +26,7 @@ FILE_TEACHER = "scores"
 DEFAULT_TEMPERATURE = 0.02
 
 
-class TeacherError(ValueError):
+class TeacherError(OptionError):
     """A teacher cannot be built or cannot score a group; the message says what to do."""
 
 

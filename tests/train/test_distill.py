@@ -129,3 +129,17 @@ def test_training_lowers_the_kl_on_its_own_groups(parts, tmp_path):
     with torch.no_grad():
         after = trainer.loss(groups, 0)[1]["kl"]
     assert after < before * 0.7
+
+
+def test_command_line_reaches_the_trainer(parts, tmp_path, capsys):
+    from pyserini_milco.train.__main__ import main
+
+    main(["distill", "--student", str(parts / "student"), "--train", str(parts / "train.jsonl"), "--out", str(tmp_path),
+          "--dev", str(parts / "dev"), "--dev-settings", "de-en", "--steps", "2", "--batch-size", "2", "--negatives", "2",
+          "--adapter-layers", "1", "--rank", "2", "--regularizer", "flops", "--lambda-q", "0.1",
+          "--select-max-query-terms", "1000", "--validate-every", "1", "--threads", "1"])
+    assert '"delta"' in capsys.readouterr().out
+    state = torch.load(tmp_path / "trainer-state.pt", map_location="cpu", weights_only=False)
+    assert state["settings"]["regularizer"] == "flops" and state["settings"]["adapter_layers"] == [1]
+    assert state["settings"]["select_max_query_terms"] == 1000 and not state["settings"]["regularize_source"]
+    assert (tmp_path / "delta.safetensors").is_file() and (tmp_path / "model" / "config.json").is_file()
