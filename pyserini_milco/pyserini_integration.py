@@ -174,30 +174,38 @@ class MilcoQueryEncoder(_MilcoPyseriniEncoder):
 
 
 def _milco_aware(original):
-    """A factory that builds MILCO for MILCO checkpoints and ``original`` for anything else."""
+    """A factory that builds MILCO for MILCO checkpoints, a baseline's encoder for a baseline
+    (:mod:`pyserini_milco.baselines.registration`) and ``original`` for anything else."""
 
     def build(*args, **kwargs):
+        from .baselines.registration import document_encoder
+
         name = kwargs.get("model_name", args[0] if args else "")
         if isinstance(name, str) and is_milco_checkpoint(name):
             return MilcoDocumentEncoder(name, device=kwargs.get("device", "cpu"))
-        return original(*args, **kwargs)
+        baseline = document_encoder(name, device=kwargs.get("device") or "cpu", prefix=kwargs.get("prefix"))
+        return baseline if baseline is not None else original(*args, **kwargs)
 
     build.__wrapped__ = original
     return build
 
 
 def register_document_encoder() -> None:
-    """Put MILCO first in ``pyserini.encode``'s encoder map and make the rest MILCO-aware."""
+    """Put MILCO first in ``pyserini.encode``'s encoder map and make every entry MILCO- and
+    baseline-aware (the "milco" entry too: a baseline's folder may have "milco" in its path)."""
     import pyserini.encode as encode
+
+    from .baselines.registration import register_query_encoders
 
     if getattr(encode, "_milco_registered", False):
         return
     classes = encode.document_encoder_class_map
     others = {key: _milco_aware(cls) for key, cls in classes.items()}
     classes.clear()
-    classes[MAP_KEY] = MilcoDocumentEncoder
+    classes[MAP_KEY] = _milco_aware(MilcoDocumentEncoder)
     classes.update(others)
     encode.AutoDocumentEncoder = _milco_aware(encode.AutoDocumentEncoder)
+    register_query_encoders(encode)
     _swap_corpus_io(encode)
     encode._milco_registered = True
 
@@ -239,8 +247,10 @@ def _uses_milco_terms(query_encoder) -> bool:
 
 
 def register_impact_search() -> None:
-    """Teach ``LuceneImpactSearcher`` about MILCO query encoders and their every-document terms."""
+    """Teach ``LuceneImpactSearcher`` about MILCO (and BGE-M3) query encoders and MILCO's every-document terms."""
     from pyserini.search.lucene import _impact_searcher as module
+
+    from .baselines.registration import impact_query_encoder
 
     searcher_class = module.LuceneImpactSearcher
     if getattr(searcher_class, "_milco_registered", False):
@@ -252,7 +262,8 @@ def register_impact_search() -> None:
     def init_query_encoder_from_str(query_encoder):
         if isinstance(query_encoder, str) and not query_encoder.endswith(".jsonl") and is_milco_checkpoint(query_encoder):
             return MilcoQueryEncoder(query_encoder)
-        return original_from_str(query_encoder)
+        baseline = impact_query_encoder(query_encoder)
+        return baseline if baseline is not None else original_from_str(query_encoder)
 
     def __init__(self, index_dir, query_encoder, min_idf=0, *args, **kwargs):
         original_init(self, index_dir, query_encoder, min_idf, *args, **kwargs)
@@ -260,7 +271,7 @@ def register_impact_search() -> None:
             self.min_idf = -1
 
     def batch_search(self, queries, qids, *args, **kwargs):
-        if isinstance(self.query_encoder, MilcoQueryEncoder):
+        if hasattr(self.query_encoder, "prefetch"):  # MILCO's and BGE-M3's: one pass per search batch
             self.query_encoder.prefetch(queries)
         return original_batch_search(self, queries, qids, *args, **kwargs)
 
