@@ -2,6 +2,7 @@
 a few documents and queries in several scripts, and an independent re-implementation of BGE-M3's outputs."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -39,10 +40,11 @@ class Reference:
         self.unused = {self.tokenizer.cls_token_id, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id,
                        self.tokenizer.unk_token_id}
 
-    @torch.no_grad()
+    @functools.cache
     def _hidden(self, text: str) -> tuple[list[int], torch.Tensor]:
         ids = self.tokenizer(text, truncation=True, max_length=512)["input_ids"]
-        return ids, self.model(input_ids=torch.tensor([ids])).last_hidden_state[0]
+        with torch.no_grad():
+            return ids, self.model(input_ids=torch.tensor([ids])).last_hidden_state[0]
 
     def dense(self, text: str) -> torch.Tensor:
         _, hidden = self._hidden(text)
