@@ -109,11 +109,14 @@ class Step:
 
 
 #: The stock Pyserini commands (see the project's issue on regressions); configs add or override steps.
+#: ``--fields`` goes to ``encoder`` as well as to ``input``: ``pyserini.encode`` hands the encoder only the
+#: fields its own ``--fields`` names (default ``text``), so without it a title never reaches the model.
 STOCK_STEPS: dict[str, Step] = {
     "encode": Step(
         "encode",
         "python -m pyserini.encode input --corpus {corpus} --fields {fields} output --embeddings {encoded} "
-        "encoder --encoder {encoder} --batch-size {batch_size} --max-length {max_length} --device {device}",
+        "encoder --encoder {encoder} --fields {fields} --batch-size {batch_size} --max-length {max_length} "
+        "--device {device}",
         creates="{encoded}",
     ),
     "index": Step(
