@@ -15,6 +15,7 @@ import json
 import os
 import runpy
 import sys
+import warnings
 from unittest import mock
 
 import pytest
@@ -53,7 +54,9 @@ def run_in_process(step: runner.RenderedStep) -> None:
     with open(step.log, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
             mock.patch.dict(os.environ, step.env), mock.patch.object(sys, "argv", [step.module, *step.args]):
         try:
-            runpy.run_module(step.module, run_name="__main__", alter_sys=True)
+            with warnings.catch_warnings():  # our commands' modules are already imported here; harmless
+                warnings.filterwarnings("ignore", "'.*' found in sys.modules", RuntimeWarning)
+                runpy.run_module(step.module, run_name="__main__", alter_sys=True)
         except SystemExit as done:
             assert not done.code, f"{step.command} exited with {done.code}"
     assert step.creates is None or step.creates.exists(), step.command
