@@ -21,8 +21,8 @@ import sys
 _BEFORE = {"pyserini": ("pyserini_milco.integration.java:configure_java",
                          "pyserini_milco.errors:install_for_pyserini_commands")}
 _AFTER = {
-    "pyserini.encode": ("pyserini_milco.integration.plugin:register_document_encoder",),
-    "pyserini.search.lucene._impact_searcher": ("pyserini_milco.integration.plugin:register_impact_search",),
+    "pyserini.encode": ("pyserini_milco.baselines.registration:register_document_encoders",),
+    "pyserini.search.lucene._impact_searcher": ("pyserini_milco.baselines.registration:register_impact_search",),
 }
 
 

@@ -1,4 +1,5 @@
-"""Search speed and pruning: MILCO impact search against BM25 on one XQuAD-R pool, same machine, same run.
+"""Search speed and pruning: MILCO impact search against BM25 and dense FAISS search on one XQuAD-R pool,
+same machine, same run.
 
 Steps (outputs under ``--work``):
 
@@ -10,7 +11,8 @@ Steps (outputs under ``--work``):
 3. for every pruning level (``none``, ``topk:K``, ``mass:P``) the documents are pruned and quantized
    exactly as ``python -m pyserini_milco.encode --prune LEVEL`` does, written as a
    JsonVectorCollection and indexed with ``pyserini.index.lucene --impact --pretokenized``; the
-   pool is also indexed for BM25 (Anserini's English analyzer);
+   pool is also indexed for BM25 (Anserini's English analyzer) and, with ``--dense-encoder`` (default
+   multilingual-e5-small), embedded into FAISS flat and HNSW indexes (:mod:`benchmarks.dense_search`);
 4. every index is searched with all queries in this process through Pyserini's
    ``LuceneImpactSearcher`` / ``LuceneSearcher`` ``batch_search`` (``--hits`` per query; this
    run is also the warm-up), then queries/s is measured on ``--speed-queries`` of them (spread
@@ -43,7 +45,7 @@ from pyserini_milco.encoding.terms import DEFAULT_QUANTIZATION_SCALE, SparseVect
 from pyserini_milco.evaluation.metrics import Run, evaluate, read_qrels
 from pyserini_milco.evaluation.xquadr import PIVOT, Prepared, Setting, load_xquadr, prepare
 from pyserini_milco.integration.lucene import build_index
-from pyserini_milco.integration.plugin import index_terms
+from pyserini_milco.encoding.index_terms import index_terms
 
 from .common import default_encoder, machine, median, set_threads, timed, write_json
 
@@ -157,9 +159,11 @@ def qps(search, count: int, repeats: int) -> float:
     return count / median([timed(search)[0] for _ in range(repeats)])
 
 
-def evenly(items: Sequence, count: int) -> list:
-    """About ``count`` items spread over ``items`` (every k-th), so that every language is in a sample."""
-    return list(items[::max(1, len(items) // count)])
+def evenly(items: Sequence, count: int) -> Sequence:
+    """About ``count`` items spread over ``items`` (every k-th), so that every language is in a sample
+    (query vectors stay one array: ``FaissSearcher.batch_search`` takes them so)."""
+    picked = items[::max(1, len(items) // count)]
+    return picked if hasattr(picked, "shape") else list(picked)
 
 
 def search_speed(searcher, qids: list[str], texts: list[str], args: argparse.Namespace,
@@ -211,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-length", type=int, default=512, help="tokens per document and per query")
     parser.add_argument("--quantization-scale", type=float, default=DEFAULT_QUANTIZATION_SCALE,
                         help="integer weight = round(weight x scale), as the encode CLIs")
+    parser.add_argument("--dense-encoder", default="e5-small",
+                        help="dense baseline searched through FAISS beside MILCO: e5-small (default, offline), bge-m3, "
+                             "a hub id or folder of one of them, or none")
+    parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW graph degree (pyserini.index.faiss --M; default 32)")
+    parser.add_argument("--ef-construction", type=int, default=200,
+                        help="HNSW build beam (pyserini.index.faiss --efC; default 200)")
+    parser.add_argument("--ef-search", type=int, default=128, help="HNSW search beam (efSearch; default 128)")
     parser.add_argument("--data-dir", type=Path, default=None, help="XQuAD-R folder (default: ../shared/data/xquad-r)")
     parser.add_argument("--plot", type=Path, default=None, help="PNG to draw (default: WORK/search.png)")
     return parser
@@ -243,17 +254,24 @@ def run_levels(args: argparse.Namespace, prepared: Prepared, settings: list[Sett
     rows.append({"level": "bm25", "method": "bm25", "value": None, "terms_per_doc": None,
                  "index_bytes": folder_bytes(bm25), **speed, "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
     print(format_row(rows[-1]), flush=True)
-    return {"encoding": {"documents": len(docs), "document_seconds": round(doc_seconds, 2),
-                         "documents_per_s": round(len(docs) / doc_seconds, 2), "queries": len(qids),
-                         "query_seconds_with_model_loading": round(query_seconds, 2)},
-            "rows": rows}
+    encoding = {"documents": len(docs), "document_seconds": round(doc_seconds, 2),
+                "documents_per_s": round(len(docs) / doc_seconds, 2), "queries": len(qids),
+                "query_seconds_with_model_loading": round(query_seconds, 2)}
+    if args.dense_encoder != "none":
+        from .dense_search import dense_rows
+
+        dense, encoding["dense"] = dense_rows(args, prepared, settings, docs, qids, texts)
+        for row in dense:
+            rows.append(row)
+            print(format_row(row), flush=True)
+    return {"encoding": encoding, "rows": rows}
 
 
 def format_row(row: dict[str, Any]) -> str:
     """One printed line of results."""
     speeds = " ".join(f"{t}t {q:.0f} q/s" for t, q in row["qps"].items())
     java = " ".join(f"{t}t {q:.0f} q/s" for t, q in row.get("java_qps", {}).items())
-    terms = f"{row['terms_per_doc']:.1f} terms/doc" if row["terms_per_doc"] is not None else "BM25"
+    terms = f"{row['terms_per_doc']:.1f} terms/doc" if row["terms_per_doc"] is not None else row["method"].upper()
     return (f"{row['level']:>9}: {terms}, index {row['index_bytes'] / 2 ** 20:.2f} MiB, nDCG@10 "
             f"{row['ndcg@10']['mean']:.4f} | Pyserini {speeds}" + (f" | Lucene alone {java}" if java else ""))
 
@@ -268,6 +286,7 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     rows = results["rows"]
     unpruned = next((r for r in rows if r["method"] == "none"), None)
     bm25 = next(r for r in rows if r["method"] == "bm25")
+    dense = next((r for r in rows if r["method"] == "dense-flat"), None)
     measures = [("index size (MiB)", lambda r: r["index_bytes"] / 2 ** 20), ("terms per document",
                 lambda r: r["terms_per_doc"]), ("nDCG@10 (mean over settings)", lambda r: r["ndcg@10"]["mean"])]
     figure, axes = plt.subplots(2, 3, figsize=(13, 7), squeeze=False)
@@ -279,6 +298,8 @@ def plot(results: dict[str, Any], path: Path) -> Path:
                 axis.axhline(value(unpruned), color="grey", linestyle=":", label="unpruned")
             if title.startswith(("index", "nDCG")):
                 axis.axhline(value(bm25), color="tab:red", linestyle="--", label="BM25")
+                if dense:
+                    axis.axhline(value(dense), color="tab:green", linestyle="-.", label="dense (FAISS flat)")
             axis.set(xlabel=label, title=title)
             axis.set_xscale("log" if method == "topk" else "linear")
             axis.legend(fontsize=8)

@@ -69,14 +69,21 @@ def test_encode_benchmark_refuses_cuda_without_a_gpu():
 
 @pytest.mark.skipif(not (SHARED_DATA / "xquad-r" / "en.json").is_file(), reason="XQuAD-R data not available")
 def test_search_benchmark_tiny(tmp_path, official_checkpoint):
+    from baselines.tiny_models import write_e5_like
+
     folder, _ = official_checkpoint
+    dense = write_e5_like(tmp_path / "tiny-e5-small")
     work = tmp_path / "search"
     assert search_benchmark.main(["--work", str(work), "--encoder", str(folder), "--languages", "en,de",
                                   "--levels", "topk:5", "--threads", "1", "--repeats", "1", "--max-length", "64",
-                                  "--max-questions", "40"]) == 0
+                                  "--max-questions", "40", "--dense-encoder", str(dense), "--hnsw-m", "8",
+                                  "--ef-construction", "40", "--ef-search", "2000"]) == 0
     results = json.loads((work / "search.json").read_text())
     rows = {row["level"]: row for row in results["rows"]}
-    assert set(rows) == {"topk:5", "bm25"} and results["encoding"]["queries"] == 80
+    assert set(rows) == {"topk:5", "bm25", "dense-flat", "dense-hnsw"} and results["encoding"]["queries"] == 80
+    assert results["encoding"]["dense"]["dimension"] == 32 and results["encoding"]["dense"]["documents_per_s"] > 0
+    # an HNSW beam wider than the pool searches it exhaustively: the same ranking quality as the flat index
+    assert rows["dense-hnsw"]["ndcg@10"] == rows["dense-flat"]["ndcg@10"]
     assert 5 <= rows["topk:5"]["terms_per_doc"] <= 10  # 5 per view
     assert all(row["qps"]["1"] > 0 and row["index_bytes"] > 0 for row in rows.values())
     assert rows["topk:5"]["java_qps"]["1"] > 0

@@ -18,12 +18,13 @@ MINI_MODEL_NAME = "milco-mini"
 _HUB_PATTERNS = ["config.json", "*.safetensors", "pytorch_model.bin", "*.json", "*.model", "*.txt"]
 
 
-def offline_help(name: str) -> str:
+def offline_help(name: str, repo_id: str | None = None, offline_model: str = MINI_MODEL_NAME) -> str:
+    """What to do when ``name`` (hub id ``repo_id``, by default MILCO's) is neither cached nor reachable."""
     return (
         f"'{name}' is not in the Hugging Face cache and the hub cannot be reached. Download it on a machine "
-        f"with network access (`huggingface-cli download {RELEASED_MODELS.get(name, name)} --local-dir DIR`), "
+        f"with network access (`huggingface-cli download {repo_id or RELEASED_MODELS.get(name, name)} --local-dir DIR`), "
         "copy DIR here and pass the folder instead (e.g. `--encoder DIR`), or use the offline model "
-        f"`{MINI_MODEL_NAME}`."
+        f"`{offline_model}`."
     )
 
 
@@ -43,15 +44,22 @@ def resolve_checkpoint(name_or_path: str | os.PathLike) -> Path:
 
 
 def _download(repo_id: str, name: str) -> Path:
+    return download_snapshot(repo_id, name, _HUB_PATTERNS)
+
+
+def download_snapshot(repo_id: str, name: str, patterns: list[str], offline_model: str = MINI_MODEL_NAME) -> Path:
+    """The folder of ``repo_id`` (files matching ``patterns``) from the Hugging Face cache, else the hub;
+    unreachable, one :class:`CheckpointError` saying how to use a local folder or ``offline_model``."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+    help_text = offline_help(name, repo_id, offline_model)
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS))
+        return Path(snapshot_download(repo_id, allow_patterns=patterns))
     except LocalEntryNotFoundError as err:
-        raise CheckpointError(offline_help(name)) from err
+        raise CheckpointError(help_text) from err
     except HfHubHTTPError as err:
-        raise CheckpointError(f"'{repo_id}' could not be fetched from the hub ({err}). {offline_help(name)}") from err
+        raise CheckpointError(f"'{repo_id}' could not be fetched from the hub ({err}). {help_text}") from err
 
 
 def load_checkpoint(name_or_path: str | os.PathLike):

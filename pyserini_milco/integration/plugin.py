@@ -25,11 +25,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..encoding.names import MINI_MODEL_NAME, RELEASED_MODELS
 from ..encoding.pruning import PruneSpec
-from ..encoding.terms import DEFAULT_QUANTIZATION_SCALE, quantized_terms
+from ..encoding.index_terms import index_terms, join_title
+from ..encoding.terms import DEFAULT_QUANTIZATION_SCALE
 from ..errors import OptionError
 
 MAP_KEY = "milco"
@@ -134,23 +135,6 @@ class _MilcoPyseriniEncoder:
         return index_terms(self.encoder, vectors, prune, self.options.scale)
 
 
-def index_terms(encoder, vectors: Sequence, prune: PruneSpec | None, scale: float) -> list[dict[str, int]]:
-    """What the index gets for ``encoder``'s float vectors: each pruned (when ``prune`` is given),
-    then quantized to ``{term: int}``. The one place documents and queries become index terms."""
-    from ..encoding.pruning import prune as apply_prune
-
-    if prune is not None:
-        vectors = [apply_prune(v, prune, encoder.pivot_size) for v in vectors]
-    return [quantized_terms(encoder.vocab, v, scale) for v in vectors]
-
-
-def join_title(titles: Sequence[str | None] | None, texts: Sequence[str | None]) -> list[str]:
-    """``"title text"`` as Pyserini's SPLADE encoder and the authors' evaluation build a document."""
-    if titles is None:
-        return [t or "" for t in texts]
-    return [" ".join(part for part in (title, text) if part) for title, text in zip(titles, texts)]
-
-
 class MilcoDocumentEncoder(_MilcoPyseriniEncoder):
     """Pyserini ``DocumentEncoder`` contract: ``encode(texts, titles=None, max_length=..., **kw)``."""
 
@@ -188,31 +172,43 @@ class MilcoQueryEncoder(_MilcoPyseriniEncoder):
         return self._cache.pop(text)
 
 
-def _milco_aware(original):
-    """A factory that builds MILCO for MILCO checkpoints and ``original`` for anything else."""
+#: ``(name, device, prefix) -> encoder or None``: other models' document encoders, asked after MILCO
+#: (the baselines register theirs, :mod:`pyserini_milco.baselines.registration`).
+OtherEncoder = Callable[..., object | None]
+
+
+def _milco_aware(original, other: OtherEncoder | None = None):
+    """A factory that builds MILCO for MILCO checkpoints, ``other``'s encoder where it has one, and
+    ``original`` for anything else."""
 
     def build(*args, **kwargs):
         name = kwargs.get("model_name", args[0] if args else "")
         if isinstance(name, str) and is_milco_checkpoint(name):
             return MilcoDocumentEncoder(name, device=kwargs.get("device", "cpu"))
-        return original(*args, **kwargs)
+        built = None if other is None else other(name, device=kwargs.get("device") or "cpu", prefix=kwargs.get("prefix"))
+        return built if built is not None else original(*args, **kwargs)
 
     build.__wrapped__ = original
     return build
 
 
-def register_document_encoder() -> None:
-    """Put MILCO first in ``pyserini.encode``'s encoder map and make the rest MILCO-aware."""
+def register_document_encoder(other: OtherEncoder | None = None,
+                              register_query_encoders: Callable[[object], None] | None = None) -> None:
+    """Put MILCO first in ``pyserini.encode``'s encoder map and make every entry MILCO-aware and
+    ``other``-aware (the "milco" entry too: another model's folder may have "milco" in its path);
+    ``register_query_encoders(pyserini.encode)`` patches its query map."""
     import pyserini.encode as encode
 
     if getattr(encode, "_milco_registered", False):
         return
     classes = encode.document_encoder_class_map
-    others = {key: _milco_aware(cls) for key, cls in classes.items()}
+    others = {key: _milco_aware(cls, other) for key, cls in classes.items()}
     classes.clear()
-    classes[MAP_KEY] = MilcoDocumentEncoder
+    classes[MAP_KEY] = _milco_aware(MilcoDocumentEncoder, other)
     classes.update(others)
-    encode.AutoDocumentEncoder = _milco_aware(encode.AutoDocumentEncoder)
+    encode.AutoDocumentEncoder = _milco_aware(encode.AutoDocumentEncoder, other)
+    if register_query_encoders is not None:
+        register_query_encoders(encode)
     _swap_corpus_io(encode)
     encode._milco_registered = True
 
@@ -253,9 +249,13 @@ def _uses_milco_terms(query_encoder) -> bool:
     return bool(first) and all(t.startswith(("e_", "m_")) for t in first)
 
 
-def register_impact_search() -> None:
-    """Teach ``LuceneImpactSearcher`` about MILCO query encoders and their every-document terms."""
+def register_impact_search(other: Callable[[object], object | None] | None = None) -> None:
+    """Teach ``LuceneImpactSearcher`` about MILCO query encoders (and ``other``'s, e.g. BGE-M3's lexical
+    one) and MILCO's every-document terms."""
     from pyserini.search.lucene import _impact_searcher as module
+
+    def impact_query_encoder(name):
+        return None if other is None else other(name)
 
     searcher_class = module.LuceneImpactSearcher
     if getattr(searcher_class, "_milco_registered", False):
@@ -267,7 +267,8 @@ def register_impact_search() -> None:
     def init_query_encoder_from_str(query_encoder):
         if isinstance(query_encoder, str) and not query_encoder.endswith(".jsonl") and is_milco_checkpoint(query_encoder):
             return MilcoQueryEncoder(query_encoder)
-        return original_from_str(query_encoder)
+        baseline = impact_query_encoder(query_encoder)
+        return baseline if baseline is not None else original_from_str(query_encoder)
 
     def __init__(self, index_dir, query_encoder, min_idf=0, *args, **kwargs):
         original_init(self, index_dir, query_encoder, min_idf, *args, **kwargs)
@@ -275,7 +276,7 @@ def register_impact_search() -> None:
             self.min_idf = -1
 
     def batch_search(self, queries, qids, *args, **kwargs):
-        if isinstance(self.query_encoder, MilcoQueryEncoder):
+        if hasattr(self.query_encoder, "prefetch"):  # MILCO's and BGE-M3's: one pass per search batch
             self.query_encoder.prefetch(queries)
         return original_batch_search(self, queries, qids, *args, **kwargs)
 

@@ -61,15 +61,16 @@ class E5Embedder:
         self.max_length = max_length
 
     @torch.inference_mode()
-    def embed(self, texts: Iterable[str], kind: Kind, batch_size: int = 64) -> torch.Tensor:
-        """``[N, 384]`` float32 unit vectors, in the order of ``texts``."""
+    def embed(self, texts: Iterable[str], kind: Kind, batch_size: int = 64, max_length: int | None = None) -> torch.Tensor:
+        """``[N, 384]`` float32 unit vectors, in the order of ``texts`` (``max_length`` tokens at most,
+        the prefix included; default: the embedder's)."""
         prefixed = [PREFIXES[kind] + text for text in texts]
         order = sorted(range(len(prefixed)), key=lambda i: len(prefixed[i]), reverse=True)
         out = torch.empty(len(prefixed), self.model.config.hidden_size)
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
             batch = self.tokenizer([prefixed[i] for i in rows], padding=True, truncation=True,
-                                   max_length=self.max_length, return_tensors="pt").to(self.device)
+                                   max_length=max_length or self.max_length, return_tensors="pt").to(self.device)
             hidden = self.model(**batch).last_hidden_state
             out[rows] = torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1).float().cpu()
         return out

@@ -16,7 +16,7 @@ Top-level keys (``*`` = required)::
     settings                      overrides of DEFAULT_SETTINGS (batch_size, max_length, ...)
     env                           environment of every command, e.g. PYSERINI_MILCO_LOWERCASE: "on"
     pipeline                      step names in order (default: encode, index, search, eval)
-    steps                         {name: {command, creates, hub, requires, help}}: new or overridden steps
+    steps                         {name: {command, creates, hub, requires, help, env}}: new or overridden steps
     topics                        {dataset, files}: files staged into Pyserini's topics-and-qrels cache
     anserini                      {name, topics, qrels, models}: Anserini-style configs to generate
 
@@ -94,7 +94,9 @@ class Step:
     output of a failed attempt is removed). ``log``: where its output goes (the eval step's log is
     the evaluation the scores are read from). ``hub``: repositories it downloads from (so a missing
     output offline is reported before anything runs). ``requires``: paths that must exist before it
-    runs. ``help``: what ``creates`` holds, for the message when it is missing.
+    runs. ``help``: what ``creates`` holds, for the message when it is missing. ``env``: environment
+    of this step only, over the config's and the model's (a model whose pipeline runs two modes of
+    one encoder, e.g. BGE-M3's dense and sparse encoding, sets the mode per step).
     """
 
     name: str
@@ -104,14 +106,18 @@ class Step:
     hub: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
     help: str = ""
+    env: dict[str, str] = field(default_factory=dict)
 
 
 #: The stock Pyserini commands (see the project's issue on regressions); configs add or override steps.
+#: ``--fields`` goes to ``encoder`` as well as to ``input``: ``pyserini.encode`` hands the encoder only the
+#: fields its own ``--fields`` names (default ``text``), so without it a title never reaches the model.
 STOCK_STEPS: dict[str, Step] = {
     "encode": Step(
         "encode",
         "python -m pyserini.encode input --corpus {corpus} --fields {fields} output --embeddings {encoded} "
-        "encoder --encoder {encoder} --batch-size {batch_size} --max-length {max_length} --device {device}",
+        "encoder --encoder {encoder} --fields {fields} --batch-size {batch_size} --max-length {max_length} "
+        "--device {device}",
         creates="{encoded}",
     ),
     "index": Step(
@@ -463,15 +469,17 @@ def _steps(reader: _Reader, raw: dict, known: set[str], where: str, base: dict[s
         here = f"{where}.steps.{name}" if where else f"steps.{name}"
         spec = {"command": spec} if isinstance(spec, str) else spec
         if not isinstance(spec, dict):
-            raise reader.fail(here, "expected a command or a mapping with command (creates, log, hub, requires, help)")
-        reader.only(spec, ("command", "creates", "log", "hub", "requires", "help"), here)
+            raise reader.fail(here, "expected a command or a mapping with command (creates, log, hub, requires, help, "
+                                    "env)")
+        reader.only(spec, ("command", "creates", "log", "hub", "requires", "help", "env"), here)
         old = base.get(name, Step(name, ""))
         step = Step(name, reader.get(spec, "command", str, here, old.command or ...),
                     creates=reader.get(spec, "creates", str, here, old.creates),
                     log=reader.get(spec, "log", str, here, old.log),
                     hub=reader.string_list(spec, "hub", here, old.hub),
                     requires=reader.string_list(spec, "requires", here, old.requires),
-                    help=reader.get(spec, "help", str, here, old.help))
+                    help=reader.get(spec, "help", str, here, old.help),
+                    env=reader.strings(spec, "env", here, old.env))
         _check_command(reader, step.command, known, f"{here}.command")
         for key, template in (("creates", step.creates), ("log", step.log), *(("requires", r) for r in step.requires)):
             if template is not None:

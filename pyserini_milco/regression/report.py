@@ -1,11 +1,15 @@
 """Regression reports in Markdown and HTML, in the style of Pyserini's 2CR pages.
 
-For each config and metric, one table: a row per model and language column, plus the average.
-Each model has an ``expected`` row (the number its source printed, on trec_eval's 0-1 scale, or
-``–`` when not reported, ``pending`` when still to be recorded) and, for models this pipeline
-runs, a ``measured`` row read from the evaluation logs in the work folder, each score marked with
-its verdict. Baselines that are reported but not run have no measured row. The commands of every
-runnable model follow the tables (HTML: every language; Markdown: the first language).
+For each config and metric, one table: a row per model and language column, plus the average, so
+that MILCO and the baselines stand side by side per language. Each model has an expected row whose
+second column says where its numbers come from: ``reported`` (quoted from a publication, not run
+here), ``recorded`` (from an actual run of this pipeline on this project's machines), ``pending`` or
+``not reported``; values are on trec_eval's 0-1 scale, ``–`` when not reported. For models this
+pipeline runs, a second row holds what the work folder measured, each score marked with its
+verdict, labelled ``measured here``, or ``not run here`` when nothing was measured (e.g. BGE-M3 on
+MIRACL: runnable, but its weights and corpora are not on this machine). Baselines that are only
+quoted (``run: false``) have no second row. The commands of every runnable model follow the tables
+(HTML: every language; Markdown: the first language).
 
 Both formats are rendered from the same :class:`Table`, so they cannot drift apart.
 """
@@ -23,7 +27,9 @@ from .config import Config, Expectation, Model
 from .runner import Condition, Locations, Verdict, conditions, render, verdict
 
 MARKS = {Verdict.OK: "✔", Verdict.TOLERANCE: "≈", Verdict.FAIL: "✘", Verdict.NO_EXPECTATION: "○"}
-LEGEND = ("✔ OK (agrees to the digits the source printed) · ≈ within tolerance · ✘ FAIL · "
+LEGEND = ("Rows: reported = quoted from a publication (not run here) · recorded = from an actual run of this "
+          "pipeline · measured here = this work folder's run · not run here = runnable, nothing measured yet. "
+          "✔ OK (agrees to the digits the source printed) · ≈ within tolerance · ✘ FAIL · "
           "○ no expectation (measured, nothing to compare with) · – not reported · pending: to be recorded "
           "from an actual run. Scores are on trec_eval's 0–1 scale; the paper's percentages are divided by 100.")
 
@@ -100,7 +106,8 @@ def model_rows(config: Config, model: Model, metric: str, measured: dict[str, di
         chosen = [Condition(config, model, lang) for lang in config.languages]
         cells = [measured_cell(c, metric, measured.get(c.name, {})) for c in chosen]
         values = [measured.get(c.name, {}).get(metric) for c in chosen]
-        rows.append((Cell(""), Cell("measured", "kind"), *cells, _average(values)))
+        ran_here = any(c.name in measured and measured[c.name] for c in chosen)
+        rows.append((Cell(""), Cell("measured here" if ran_here else "not run here", "kind"), *cells, _average(values)))
     return rows
 
 

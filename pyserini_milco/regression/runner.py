@@ -174,7 +174,7 @@ def render_step(condition: Condition, step: Step, values: dict[str, str]) -> Ren
     default_log = "{work_dir}/logs/{model}.{lang}." + step.name + ".log"
     return RenderedStep(
         name=step.name, module=words[2], args=tuple(words[3:]),
-        env={**config.env, **condition.model.env},
+        env={**config.env, **condition.model.env, **step.env},
         creates=_resolve(config, step.creates.format(**values)) if step.creates else None,
         log=_resolve(config, (step.log or default_log).format(**values)),
         hub=step.hub, requires=tuple(_resolve(config, r.format(**values)) for r in step.requires),
@@ -287,6 +287,8 @@ def execute(step: RenderedStep) -> str:
     if step.creates is not None and step.creates.exists():
         return f"skipped: {step.creates} exists"
     step.log.parent.mkdir(parents=True, exist_ok=True)
+    if step.creates is not None:  # some tools make only the last folder (pyserini.index.faiss: os.mkdir)
+        step.creates.parent.mkdir(parents=True, exist_ok=True)
     env = {**pyserini_cli.child_env(), **step.env}
     start = time.monotonic()
     try:

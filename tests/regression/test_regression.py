@@ -85,7 +85,8 @@ def test_full_corpus_expects_only_what_was_measured_on_it():
     assert pivot.expected("en") == pytest.approx(0.564)
     assert [lang for lang, v in pivot.values.items() if v is not None] == ["en"]
     assert config.model("milco-650m-dual").expected["nDCG@10"].status == "not reported"
-    assert not config.model("bge-m3-dense").run
+    dense = config.model("bge-m3-dense")
+    assert dense.run and dense.expected["nDCG@10"].status == "reported"  # runnable; its numbers stay quoted
 
 
 def test_bm25_expectations_are_read_from_pyserini_2cr():
@@ -283,8 +284,8 @@ def test_cli_rejects_unknown_languages_and_settings(capsys):
     assert main(["--config", path, "--dry-run", "--language", "xx"]) == 2
     assert main(["--config", path, "--dry-run", "--set", "colour=blue"]) == 2
     assert "not in this config" in capsys.readouterr().err
-    miracl = str(REPO / "regressions" / "miracl-v1.0-dev.yaml")
-    assert main(["--config", miracl, "--dry-run", "--condition", "bge-m3-sparse"]) == 2
+    mkqa = str(REPO / "regressions" / "mkqa.yaml")
+    assert main(["--config", mkqa, "--dry-run", "--condition", "bm25"]) == 2
     assert "reported, not run" in capsys.readouterr().err
 
 
@@ -302,18 +303,24 @@ def test_report_shows_measured_beside_expected_in_markdown_and_html(tmp_path):
     assert "<details><summary>Commands: MILCO (pivot view only)" in page
 
 
-def test_report_marks_baselines_as_reported_not_run(tmp_path):
+def test_report_marks_quoted_rows_and_rows_not_run_here(tmp_path):
+    """BGE-M3 runs (its commands are in the report) but its numbers are quoted and nothing was measured here;
+    a baseline that is only quoted has no measured row at all."""
     config = load_config(REPO / "regressions" / "miracl-v1.0-dev.yaml")
     text = report.markdown([report.section(config, _locations(tmp_path), {})], "now")
-    assert "| BGE-M3 sparse (reported, not run) | reported | 0.671 |" in text
-    assert "| BGE-M3 dense (reported, not run) | reported |" in text and "0.955 |" in text
+    assert "| BGE-M3 sparse | reported | 0.671 |" in text
+    assert "| BGE-M3 dense | reported |" in text and "0.955 |" in text
+    assert "|  | not run here | – |" in text and "Commands for BGE-M3 all (dense+sparse+multi-vector)" in text
+    mkqa = load_config(REPO / "regressions" / "mkqa.yaml")
+    text = report.markdown([report.section(mkqa, _locations(tmp_path), {"bge-m3-dense.ar": {"R@100": 0.7}})], "now")
+    assert "| BM25 (reported, not run) | reported |" in text and "|  | measured here | 0.7000" in text
 
 
 def test_cli_writes_a_report_after_a_dry_run(tmp_path):
     out = tmp_path / "report"
     assert main(["--config", str(REPO / "regressions" / "mkqa.yaml"), "--dry-run", "--work-dir", str(tmp_path),
                  "--generate-report", str(out)]) == 0
-    assert "| BGE-M3 sparse (reported, not run) | reported |" in (tmp_path / "report.md").read_text()
+    assert "| BGE-M3 sparse | reported |" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "report.html").is_file()
 
 
@@ -387,3 +394,25 @@ def test_xquadr_regression_for_real(model, tmp_path):
                    "--work-dir", str(tmp_path / "work"), "--corpus-dir", str(tmp_path / "corpora"),
                    "--generate-report", str(tmp_path / "report")])
     assert status == 0
+
+
+@pytest.mark.parametrize("name", ["miracl-v1.0-dev", "mkqa"])
+def test_bge_m3_runs_in_all_five_modes_and_beside_milco(name, tmp_path):
+    """Every language gets the five BGE-M3 conditions (FAISS dense, Lucene impact sparse, the fusion of the two,
+    the multi-vector and All reranks of the dense run) and MILCO + BGE-M3 dense through Pyserini's hybrid search."""
+    config = load_config(REPO / "regressions" / f"{name}.yaml")
+    expected = {"bge-m3-dense": "pyserini.search.faiss", "bge-m3-sparse": "pyserini.search.lucene",
+                "bge-m3-dense-sparse": "pyserini_milco.baselines.fuse",
+                "bge-m3-multivec": "pyserini_milco.baselines.rerank", "bge-m3-all": "pyserini_milco.baselines.rerank",
+                "milco-bge-m3-dense-hybrid": "pyserini.search.hybrid"}
+    chosen = runner.conditions(config, list(expected))
+    assert len(chosen) == len(expected) * len(config.languages)
+    for condition in chosen:
+        steps = runner.render(condition, _locations(tmp_path), {})
+        modules = [step.module for step in steps]
+        assert expected[condition.model.name] in modules and modules[-1] == "pyserini.eval.trec_eval"
+        assert steps[-2 if name == "miracl-v1.0-dev" else -3].creates == Path(
+            runner.variables(condition, _locations(tmp_path))["run"])
+    sparse = runner.render(runner.Condition(config, config.model("bge-m3-sparse"), "sw" if name != "mkqa" else "ja"),
+                           _locations(tmp_path))
+    assert sparse[1].env == {"PYSERINI_MILCO_BGE_M3_OUTPUT": "sparse"} and "--impact" in sparse[3].args
