@@ -22,12 +22,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..encoding.names import load_checkpoint
 from ..modeling.adapters import add_adapters, merge_adapters
 from ..modeling.checkpoint import save_checkpoint
 from ..modeling.model import MilcoModel
-from .common import (DELTA_FILE, STATE_FILE, append_log, load_state, save_state, set_seeds, warmup_cosine,
-                     write_delta)
+from .common import DELTA_FILE, STATE_FILE, append_log, load_state, save_state, start_run, warmup_cosine, write_delta
 from .connector_init import aligned_states, fit_connector
 from .data import ParallelCorpus, load_ntrex
 
@@ -121,12 +119,8 @@ def schedule(train_lines: list[int], languages: list[str], settings: AlignSettin
 class AlignTrainer:
     def __init__(self, settings: AlignSettings):
         self.s = settings
-        settings.out.mkdir(parents=True, exist_ok=True)
-        set_seeds(settings.seed)
-        if settings.threads:
-            torch.set_num_threads(settings.threads)
-        self.device = torch.device(settings.device)
-        model, self.tokenizer, self.en_tokens, _ = load_checkpoint(settings.student)
+        self.device, model, self.tokenizer, self.en_tokens = start_run(
+            settings.out, settings.seed, settings.threads, settings.device, settings.student)
         self.model: MilcoModel = model.to(self.device)
         for param in model.parameters():
             param.requires_grad_(False)

@@ -26,6 +26,33 @@ def set_seeds(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def start_run(out: Path, seed: int, threads: int, device: str, student: str):
+    """What every training run does first: its output folder, seeds, torch threads, the device, and
+    the student checkpoint loaded on the CPU: ``(device, model, tokenizer, en_tokens)``."""
+    from ..encoding.names import load_checkpoint
+
+    out.mkdir(parents=True, exist_ok=True)
+    set_seeds(seed)
+    if threads:
+        torch.set_num_threads(threads)
+    model, tokenizer, en_tokens, _ = load_checkpoint(student)
+    return torch.device(device), model, tokenizer, en_tokens
+
+
+def seeded_batches(items: list, batch_size: int, steps: int, seed: int) -> list[list]:
+    """``steps`` batches of ``items``: passes over the items, each shuffled by a seeded RNG."""
+    rng = random.Random(seed)
+    batches, pool = [], []
+    for _ in range(steps):
+        if len(pool) < batch_size:
+            refill = list(items)
+            rng.shuffle(refill)
+            pool.extend(refill)
+        batches.append(pool[:batch_size])
+        pool = pool[batch_size:]
+    return batches
+
+
 def warmup_cosine(step: int, peak: float, warmup: int, total: int, floor: float = 0.1) -> float:
     """Linear warm-up to ``peak``, then cosine decay to ``floor × peak`` at ``total`` steps."""
     if step < warmup:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,12 +31,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..modeling.adapters import add_adapters, merge_adapters
-from ..encoding.names import load_checkpoint
 from ..modeling.checkpoint import save_checkpoint
 from ..encoding.encoder import MilcoEncoder, pad_sequences
 from ..modeling.model import MilcoModel
-from .common import (DELTA_FILE, STATE_FILE, append_log, load_state, save_state, set_seeds, warmup_cosine,
-                     write_delta)
+from .common import (DELTA_FILE, STATE_FILE, append_log, load_state, save_state, seeded_batches, start_run,
+                     warmup_cosine, write_delta)
 from .devset import DEFAULT_SETTINGS, evaluate_retriever, load_devset
 from .groups import TrainingGroup, read_groups
 from .teachers import FILE_TEACHER, Teacher, load_teacher
@@ -136,12 +134,8 @@ def ramp(step: int, warmup: int) -> float:
 class DistillTrainer:
     def __init__(self, settings: DistillSettings):
         self.s = settings
-        settings.out.mkdir(parents=True, exist_ok=True)
-        set_seeds(settings.seed)
-        if settings.threads:
-            torch.set_num_threads(settings.threads)
-        self.device = torch.device(settings.device)
-        model, self.tokenizer, self.en_tokens, _ = load_checkpoint(settings.student)
+        self.device, model, self.tokenizer, self.en_tokens = start_run(
+            settings.out, settings.seed, settings.threads, settings.device, settings.student)
         if not model.has_echo:
             raise ValueError(f"{settings.student}: stage 2 trains the LexEcho head, and this checkpoint has none (echo: false)")
         self.model: MilcoModel = model
@@ -174,16 +168,7 @@ class DistillTrainer:
 
     def schedule(self) -> list[list[int]]:
         """Every step's group indices: seeded passes over the shuffled groups."""
-        rng = random.Random(self.s.seed)
-        order, pool = [], []
-        for _ in range(self.s.steps):
-            if len(pool) < self.s.batch_size:
-                refill = list(range(len(self.groups)))
-                rng.shuffle(refill)
-                pool.extend(refill)
-            order.append(pool[: self.s.batch_size])
-            pool = pool[self.s.batch_size:]
-        return order
+        return seeded_batches(list(range(len(self.groups))), self.s.batch_size, self.s.steps, self.s.seed)
 
     def encode(self, texts: Sequence[str], max_length: int) -> Encoded:
         """Both views of ``texts``, run in micro-batches of similar length (padding would otherwise
