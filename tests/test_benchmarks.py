@@ -1,5 +1,6 @@
 """The benchmarks run end to end on tiny configurations, and their package/reference checks hold."""
 import json
+import subprocess
 import sys
 
 import pytest
@@ -9,7 +10,6 @@ from conftest import REPO, SHARED_DATA
 
 sys.path.insert(0, str(REPO))
 from benchmarks import encode as encode_benchmark  # noqa: E402
-from benchmarks import search as search_benchmark  # noqa: E402
 from pyserini_milco.encoding.encoder import pad_sequences  # noqa: E402
 
 TINY = ["--arch", "tiny", "--lengths", "5-40", "--batch-sizes", "3", "8", "--batches", "2", "--repeats", "1",
@@ -69,15 +69,17 @@ def test_encode_benchmark_refuses_cuda_without_a_gpu():
 
 @pytest.mark.skipif(not (SHARED_DATA / "xquad-r" / "en.json").is_file(), reason="XQuAD-R data not available")
 def test_search_benchmark_tiny(tmp_path, official_checkpoint):
+    """Run as a user runs it, in its own process: in the full suite, FAISS searching inside the test
+    process (where torch and an earlier test's JVM already run) ended pytest with a segmentation fault."""
     from baselines.tiny_models import write_e5_like
 
     folder, _ = official_checkpoint
     dense = write_e5_like(tmp_path / "tiny-e5-small")
     work = tmp_path / "search"
-    assert search_benchmark.main(["--work", str(work), "--encoder", str(folder), "--languages", "en,de",
-                                  "--levels", "topk:5", "--threads", "1", "--repeats", "1", "--max-length", "64",
-                                  "--max-questions", "40", "--dense-encoder", str(dense), "--hnsw-m", "8",
-                                  "--ef-construction", "40", "--ef-search", "2000"]) == 0
+    args = ["--work", str(work), "--encoder", str(folder), "--languages", "en,de", "--levels", "topk:5", "--threads", "1",
+            "--repeats", "1", "--max-length", "64", "--max-questions", "40", "--dense-encoder", str(dense),
+            "--hnsw-m", "8", "--ef-construction", "40", "--ef-search", "2000"]
+    subprocess.run([sys.executable, "-m", "benchmarks.search", *args], cwd=REPO, check=True)
     results = json.loads((work / "search.json").read_text())
     rows = {row["level"]: row for row in results["rows"]}
     assert set(rows) == {"topk:5", "bm25", "dense-flat", "dense-hnsw"} and results["encoding"]["queries"] == 80
