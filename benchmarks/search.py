@@ -42,7 +42,7 @@ from pyserini_milco.collection.corpus import CorpusReader, Document
 from pyserini_milco.collection.writer import ChunkedVectorWriter
 from pyserini_milco.encoding.pruning import PruneSpec
 from pyserini_milco.encoding.terms import DEFAULT_QUANTIZATION_SCALE, SparseVector
-from pyserini_milco.evaluation.metrics import Run, evaluate, read_qrels
+from pyserini_milco.evaluation.metrics import Run, evaluate, read_qrels, read_topics
 from pyserini_milco.evaluation.xquadr import PIVOT, Prepared, Setting, load_xquadr, prepare
 from pyserini_milco.integration.lucene import build_index
 from pyserini_milco.encoding.index_terms import index_terms
@@ -115,12 +115,6 @@ def search_topics(prepared: Prepared, settings: Sequence[Setting], path: Path, m
             lines = prepared.topics(setting.query_lang).read_text(encoding="utf-8").splitlines(keepends=True)
             handle.writelines(lines[:max_questions])
     return path
-
-
-def read_topics(path: Path) -> tuple[list[str], list[str]]:
-    """(query ids, texts) of a ``qid<TAB>text`` file."""
-    pairs = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return [qid for qid, _ in pairs], [text for _, text in pairs]
 
 
 def to_run(results: dict[str, list]) -> Run:

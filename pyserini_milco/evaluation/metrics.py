@@ -16,11 +16,14 @@ every relevant sentence in every language counts):
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from ..atomic import atomic_output
 from ..errors import InputError, MissingInput, OptionError
@@ -77,6 +80,30 @@ def read_run(path: str | os.PathLike) -> Run:
 def ranking(docs: dict[str, float]) -> list[str]:
     """Docids in ``trec_eval`` order: score descending, ties by docid descending."""
     return [docid for docid, _ in sorted(docs.items(), key=lambda item: (item[1], item[0]), reverse=True)]
+
+
+def read_topics(path: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """(query ids, texts) of a ``qid<TAB>text`` topics file."""
+    pairs = [line.split("\t", 1) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
+    return [qid for qid, _ in pairs], [text for _, text in pairs]
+
+
+def read_collection(path: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """(document ids, contents) of a Pyserini JsonCollection file (``{"id", "contents"}`` lines)."""
+    with open(path, encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle if line.strip()]
+    return [r["id"] for r in records], [r["contents"] for r in records]
+
+
+def top_hits(scores, qids: Sequence[str], docids: Sequence[str], depth: int = 100) -> Run:
+    """An exhaustive search's run: each query's ``depth`` best documents of a ``[queries, documents]``
+    score matrix, with their scores."""
+    scores = np.asarray(scores, dtype=np.float64)
+    run = {}
+    for row, qid in enumerate(qids):
+        best = np.argsort(-scores[row], kind="stable")[:depth]
+        run[qid] = {docids[j]: float(scores[row, j]) for j in best}
+    return run
 
 
 def write_run(run: Run, path: str | os.PathLike, tag: str = "pyserini-milco", depth: int | None = None) -> None:

@@ -7,7 +7,6 @@ returns), the runs are written as TREC files and scored by ``trec_eval`` like th
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -15,29 +14,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .metrics import metric, write_run
+from .metrics import metric, read_collection, read_topics, top_hits, write_run
 from .xquadr import BM25_METRICS, FULL_POOL, Prepared, averages, evaluate_pool, pool_qrels, pool_topics
 
 MODEL = "multilingual-e5-small"
-
-
-def read_jsonl_texts(path: Path) -> tuple[list[str], list[str]]:
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r["id"] for r in records], [r["contents"] for r in records]
-
-
-def read_topics(path: Path) -> tuple[list[str], list[str]]:
-    rows = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return [qid for qid, _ in rows], [text for _, text in rows]
-
-
-def exhaustive_run(queries: torch.Tensor, qids: list[str], passages: torch.Tensor, docids: list[str],
-                   hits: int) -> dict[str, dict[str, float]]:
-    """Each query's ``hits`` best passages by inner product."""
-    scores = queries @ passages.T
-    best = scores.topk(min(hits, len(docids)), dim=1)
-    return {qid: {docids[j]: float(v) for v, j in zip(values.tolist(), rows.tolist())}
-            for qid, values, rows in zip(qids, best.values, best.indices)}
 
 
 def run_dense(prepared: Prepared, work: Path, hits: int = 100, batch_size: int = 64, max_length: int = 128) -> dict:
@@ -47,7 +27,7 @@ def run_dense(prepared: Prepared, work: Path, hits: int = 100, batch_size: int =
     started = time.perf_counter()
     embedder = E5Embedder(max_length=max_length)
     settings = prepared.settings()
-    docids, texts = read_jsonl_texts(prepared.corpus_dir(FULL_POOL) / "docs.jsonl")
+    docids, texts = read_collection(prepared.corpus_dir(FULL_POOL) / "docs.jsonl")
     passages = embedder.embed(texts, "passage", batch_size)
     languages = prepared.manifest()["languages"]
     topics = {lang: read_topics(prepared.topics(lang)) for lang in languages}
@@ -60,8 +40,8 @@ def run_dense(prepared: Prepared, work: Path, hits: int = 100, batch_size: int =
         pool_ids = [d for d, k in zip(docids, keep) if k]
         run = {}
         for setting in mine:
-            run |= exhaustive_run(queries[setting.query_lang], topics[setting.query_lang][0],
-                                  passages[torch.from_numpy(keep)], pool_ids, hits)
+            scores = queries[setting.query_lang] @ passages[torch.from_numpy(keep)].T
+            run |= top_hits(scores.numpy(), topics[setting.query_lang][0], pool_ids, hits)
         run_path = work / "runs" / f"{pool}.txt"
         write_run(run, run_path, tag=MODEL)
         pool_topics(prepared, pool, mine, work / "topics" / f"{pool}.tsv")

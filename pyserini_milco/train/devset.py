@@ -8,13 +8,12 @@ definitions (:mod:`pyserini_milco.evaluation`).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ..evaluation.metrics import evaluate, read_qrels
+from ..evaluation.metrics import evaluate, read_collection, read_qrels, read_topics, top_hits
 
 #: Texts of a kind (``"query"`` / ``"passage"``) → a ``[N, D]`` matrix (NumPy, SciPy sparse or torch).
 EncodeFn = Callable[[Sequence[str], str], object]
@@ -28,14 +27,10 @@ class DevSet:
     qrels: dict[str, dict[str, int]]
 
     def topics(self, language: str) -> tuple[list[str], list[str]]:
-        path = self.folder / f"topics.{language}.tsv"
-        rows = [line.rstrip("\n").split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if line]
-        return [qid for qid, _ in rows], [text for _, text in rows]
+        return read_topics(self.folder / f"topics.{language}.tsv")
 
     def pool(self, language: str) -> tuple[list[str], list[str]]:
-        with open(self.folder / f"pool.{language}.jsonl", encoding="utf-8") as handle:
-            records = [json.loads(line) for line in handle if line.strip()]
-        return [r["id"] for r in records], [r["contents"] for r in records]
+        return read_collection(self.folder / f"pool.{language}.jsonl")
 
 
 def load_devset(folder: str | Path) -> DevSet:
@@ -44,15 +39,6 @@ def load_devset(folder: str | Path) -> DevSet:
         raise FileNotFoundError(f"{folder}: no development set (qrels.txt missing); write one with "
                                 "`python -m pyserini_milco.train groups --out DIR` (DIR/dev)")
     return DevSet(folder, read_qrels(folder / "qrels.txt"))
-
-
-def top_hits(scores: np.ndarray, qids: Sequence[str], docids: Sequence[str], depth: int = 100) -> dict[str, dict[str, float]]:
-    """A run: each query's ``depth`` best documents with their scores."""
-    run = {}
-    for row, qid in enumerate(qids):
-        best = np.argsort(-scores[row], kind="stable")[:depth]
-        run[qid] = {docids[j]: float(scores[row, j]) for j in best}
-    return run
 
 
 def dense_scores(queries: object, passages: object) -> np.ndarray:

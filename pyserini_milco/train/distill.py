@@ -20,6 +20,7 @@ the CPU.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -245,7 +246,7 @@ class DistillTrainer:
     def validate(self) -> dict[str, float]:
         """Development-set nDCG@10 / R@100 per setting and terms per text; keeps the best trainable tensors."""
         self.model.eval()
-        encoder = MilcoEncoder(self.model, self.tokenizer, self.en_tokens, device=self.device, dtype=next(self.model.parameters()).dtype)
+        encoder = self.dev_encoder
         counts: dict[str, list[int]] = {"query": [], "passage": []}
 
         def encode(texts: Sequence[str], kind: str):
@@ -263,6 +264,12 @@ class DistillTrainer:
             torch.save({n: p.detach().cpu().clone() for n, p in self.trainable.items()}, self.s.out / BEST_FILE)
         self.model.train()
         return metrics
+
+    @functools.cached_property
+    def dev_encoder(self) -> MilcoEncoder:
+        """An encoder around the model being trained, built once (it names all 250,002 source pieces)."""
+        return MilcoEncoder(self.model, self.tokenizer, self.en_tokens, device=self.device,
+                            dtype=next(self.model.parameters()).dtype)
 
     def eligible(self, metrics: dict[str, float]) -> bool:
         """Whether a validated checkpoint meets the sparsity the run asks of the exported model."""
