@@ -1,7 +1,7 @@
 """Tiny, random MILCO checkpoints for tests, written in the release's layout.
 
 The multilingual tokenizer is a real Unigram sentencepiece-style tokenizer trained on a few
-sentences in several scripts (as XLM-R's is), the English vocabulary a short wordpiece list.
+sentences in several scripts (as XLM-R's is) and kept in ``data/``, the English vocabulary a short wordpiece list.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast, XLMRobertaConfig
 
 from pyserini_milco.modeling.config import MilcoConfig
@@ -27,25 +27,21 @@ TEXTS = [
     "Mji mkuu wa Ufaransa ni Paris.",
     "Photosynthesis converts light energy into chemical energy in plants.",
 ]
-SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
+SOURCE_TOKENIZER = Path(__file__).parent / "data" / "source-unigram.json"
 EN_TOKENS = ["[PAD]", "[unused0]", "[CLS]", "[SEP]", "[MASK]", "[UNK]", "the", "capital", "of", "france",
              "paris", "city", "french", "##s", "##ing", "energy", "light", "plant", "!", "a b"]
 
 
-def train_source_tokenizer(vocab_size: int = 200) -> PreTrainedTokenizerFast:
-    """A real Unigram tokenizer with XLM-R's special tokens and ``<s> … </s>`` framing."""
-    tok = Tokenizer(models.Unigram())
-    tok.normalizer = normalizers.NFKC()
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    tok.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, unk_token="<unk>")
-    tok.train_from_iterator(TEXTS * 3, trainer=trainer)
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
-    )
+def source_tokenizer() -> PreTrainedTokenizerFast:
+    """A real Unigram tokenizer with XLM-R's special tokens and ``<s> … </s>`` framing.
+
+    It was trained once on ``TEXTS * 3`` (``UnigramTrainer(vocab_size=200)``, NFKC, Metaspace) and is
+    read from ``data/source-unigram.json``: the trainer is not deterministic (its vocabulary follows
+    Rust's randomly seeded hash order, even on one thread), and tests built on a tokenizer drawn anew
+    in every run passed or failed by chance."""
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
-        cls_token="<s>", sep_token="</s>",
+        tokenizer_object=Tokenizer.from_file(str(SOURCE_TOKENIZER)), bos_token="<s>", eos_token="</s>",
+        pad_token="<pad>", unk_token="<unk>", cls_token="<s>", sep_token="</s>",
     )
 
 
@@ -78,7 +74,7 @@ def write_official_layout(folder: Path, echo: bool = True, weights: str = "pytor
     the stage-1 teacher under ``en_lsr.*``, the decoder bias as ``decoder.bias``, tokenizers in the folder,
     and the backbone's architecture available by id (here a local folder, as a hub cache would give)."""
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_source_tokenizer()
+    tokenizer = source_tokenizer()
     model = tiny_model(len(tokenizer), echo=echo)
     if uniform_echo:  # every token, <s> and </s> included, weighs `scale`: like the release's </s>
         with torch.no_grad():

@@ -135,4 +135,6 @@ def test_milco_hybrid_fuses_both_lists(ran):
     hybrid = runs["milco-bge-m3-dense-hybrid"]
     for qid in QUERIES:
         assert set(hybrid[qid]) == set(runs["bge-m3-dense"][qid])  # every document is in the dense list
-        assert all(-1.0 <= s <= 1.0 for s in hybrid[qid].values())  # two normalised scores in [-0.5, 0.5]
+        # two min-max normalised scores, each in [-0.5, 0.5]; Pyserini normalises float32 dense scores,
+        # whose rounding (relative 1e-7, over a tiny model's score range of ~2e-3) may pass the bound by 1e-4
+        assert all(-1.0 - 1e-4 <= s <= 1.0 + 1e-4 for s in hybrid[qid].values())

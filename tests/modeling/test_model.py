@@ -7,7 +7,7 @@ import torch
 from pyserini_milco.encoding.encoder import MilcoEncoder
 from pyserini_milco.encoding.terms import escape_term
 from pyserini_milco.modeling import model as model_module
-from tiny import EN_TOKENS, TEXTS, train_source_tokenizer, tiny_model
+from tiny import EN_TOKENS, TEXTS, source_tokenizer, tiny_model
 
 MIXED = TEXTS + ["x", "Paris " * 40, "", "日本語のテキスト、とても長い文章です。" * 3]
 
@@ -49,7 +49,7 @@ def assert_same(got, want, tol=1e-5):
 @pytest.mark.parametrize("unpadded_inference", [True, False])
 @pytest.mark.parametrize("source_view", [True, False])
 def test_encoder_matches_reference(source_view, unpadded_inference):
-    tokenizer = train_source_tokenizer()
+    tokenizer = source_tokenizer()
     model = tiny_model(len(tokenizer))
     model.unpadded_inference = unpadded_inference  # False: the padded backbone, as on a GPU
     encoder = MilcoEncoder(model, tokenizer, EN_TOKENS, device="cpu", source_view=source_view, max_length=128)
@@ -63,7 +63,7 @@ def test_encoder_matches_reference(source_view, unpadded_inference):
 
 
 def test_pivot_only_checkpoint_has_no_source_terms():
-    tokenizer = train_source_tokenizer()
+    tokenizer = source_tokenizer()
     model = tiny_model(len(tokenizer), echo=False)
     encoder = MilcoEncoder(model, tokenizer, EN_TOKENS, device="cpu", source_view=True)
     vectors = encoder.encode(TEXTS[:3])
@@ -78,7 +78,7 @@ def reference_vectors_pivot_only(model, tokenizer, texts):
 
 
 def test_special_tokens_take_part_and_repeats_add_up():
-    tokenizer = train_source_tokenizer()
+    tokenizer = source_tokenizer()
     model = tiny_model(len(tokenizer))
     with torch.no_grad():  # every token gets echo weight 1 × scale
         model.echo.weight.zero_()
@@ -93,7 +93,7 @@ def test_special_tokens_take_part_and_repeats_add_up():
 
 
 def test_sparse_tensor_and_decode():
-    tokenizer = train_source_tokenizer()
+    tokenizer = source_tokenizer()
     model = tiny_model(len(tokenizer))
     encoder = MilcoEncoder(model, tokenizer, EN_TOKENS, device="cpu")
     sparse = encoder.encode_sparse(TEXTS[:4]).coalesce()
@@ -111,7 +111,7 @@ def test_sparse_tensor_and_decode():
 
 
 def test_whitespace_in_vocabulary_is_escaped():
-    tokenizer = train_source_tokenizer()
+    tokenizer = source_tokenizer()
     encoder = MilcoEncoder(tiny_model(len(tokenizer)), tokenizer, EN_TOKENS, device="cpu")
     assert "e_a%20b" in encoder.vocab.names.tolist()
 
