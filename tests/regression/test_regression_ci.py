@@ -1,6 +1,10 @@
 """CI runs the CI-sized XQuAD-R regression for real: prepare → encode → index → search → trec_eval,
 compared with the values recorded in regressions/xquad-r-ci.yaml (milco-mini, BM25, e5-small and the
-milco-mini + e5-small hybrid)."""
+milco-mini + e5-small hybrid).
+
+The three tests share one work and corpus folder, as a user running the conditions one after the
+other would: the corpus is prepared once, and the hybrid finds milco-mini's index where the
+milco-mini condition wrote it (each test still runs alone: a step whose output is missing runs)."""
 import pytest
 
 from conftest import REPO
@@ -9,25 +13,31 @@ from pyserini_milco.regression.__main__ import main
 CONFIG = REPO / "regressions" / "xquad-r-ci.yaml"
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    return tmp_path_factory.mktemp("regression-ci")
+
+
+def common_args(shared) -> list[str]:
+    return ["--config", str(CONFIG), "--work-dir", str(shared / "work"), "--corpus-dir", str(shared / "corpora")]
+
+
 @pytest.mark.parametrize("model", ["bm25", "milco-mini"])
-def test_xquadr_ci_regression_reproduces(model, tmp_path_factory):
-    work = tmp_path_factory.mktemp(f"regression-{model}")
-    status = main(["--config", str(CONFIG), "--condition", model, "--work-dir", str(work / "work"),
-                   "--corpus-dir", str(work / "corpora"), "--generate-report", str(work / "report")])
-    assert status == 0
-    assert (work / "report.md").is_file() and (work / "report.html").is_file()
+def test_xquadr_ci_regression_reproduces(model, shared):
+    report = shared / f"report-{model}"
+    assert main([*common_args(shared), "--condition", model, "--generate-report", str(report)]) == 0
+    assert report.with_suffix(".md").is_file() and report.with_suffix(".html").is_file()
 
 
-def test_xquadr_ci_dense_and_hybrid_reproduce(tmp_path_factory):
+def test_xquadr_ci_dense_and_hybrid_reproduce(shared):
     """multilingual-e5-small through the stock FAISS commands, then milco-mini + e5-small through
-    ``pyserini.search.hybrid`` in the same work folder (it reuses the e5 index). The hybrid runs for the
+    ``pyserini.search.hybrid`` (it reuses the e5 index, and milco-mini's). The hybrid runs for the
     German questions only: it encodes every query with both models, the slowest search of the file."""
-    work = tmp_path_factory.mktemp("regression-dense")
-    common = ["--config", str(CONFIG), "--work-dir", str(work / "work"), "--corpus-dir", str(work / "corpora")]
+    common = common_args(shared)
     assert main([*common, "--condition", "e5-small"]) == 0
     assert main([*common, "--condition", "milco-mini-e5-hybrid", "--language", "de",
-                 "--generate-report", str(work / "report")]) == 0
-    report = (work / "report.md").read_text()
+                 "--generate-report", str(shared / "report-dense")]) == 0
+    report = (shared / "report-dense.md").read_text()
     assert "| multilingual-e5-small (dense, FAISS) | recorded | 0.7573 | 0.7944 |" in report
     assert "|  | measured here | 0.7573 ✔ | 0.7944 ✔ |" in report  # e5-small's nDCG@10, both languages
     assert "|  | measured here | 0.7703 ✔ | – |" in report  # the hybrid's, German only
