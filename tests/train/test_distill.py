@@ -10,8 +10,6 @@ from pyserini_milco.encoding.names import load_checkpoint
 from pyserini_milco.mini.build import apply_delta
 from pyserini_milco.train.distill import (DistillSettings, DistillTrainer, Encoded, group_scores,
                                           kl_teacher_student, ramp, sparsity)
-from pyserini_milco.train.groups import TrainingGroup
-from tiny import TEXTS, write_official_layout
 
 
 def test_group_scores_equal_the_dual_view_dot_product_of_summed_vectors():
@@ -58,23 +56,6 @@ def test_sparsity_penalties_and_ramp():
 def test_settings_refuse_an_unknown_regularizer(tmp_path):
     with pytest.raises(ValueError, match="l1, flops"):
         DistillSettings(student="x", train=tmp_path, out=tmp_path, regularizer="l2")
-
-
-@pytest.fixture(scope="module")
-def parts(tmp_path_factory):
-    root = tmp_path_factory.mktemp("distill")
-    write_official_layout(root / "student")
-    groups = [TrainingGroup(TEXTS[i], (TEXTS[(i + 1) % 10], TEXTS[(i + 2) % 10], TEXTS[(i + 5) % 10]),
-                            (4.0 - i % 3, 1.0, 0.5 * i)) for i in range(10)]
-    (root / "train.jsonl").write_text("".join(g.to_json() + "\n" for g in groups), encoding="utf-8")
-    dev = root / "dev"
-    dev.mkdir()
-    for lang in ("en", "de"):
-        (dev / f"pool.{lang}.jsonl").write_text(
-            "".join(json.dumps({"id": f"d{i}", "contents": t}) + "\n" for i, t in enumerate(TEXTS)), encoding="utf-8")
-        (dev / f"topics.{lang}.tsv").write_text("".join(f"q{i}\t{TEXTS[i]}\n" for i in range(3)), encoding="utf-8")
-    (dev / "qrels.txt").write_text("".join(f"q{i} 0 d{i} 1\n" for i in range(3)))
-    return root
 
 
 def settings(root, out, steps, **kw):

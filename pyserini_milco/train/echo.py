@@ -1,0 +1,281 @@
+"""Stage 2 for LexEcho alone: KL distillation with everything below the echo head frozen.
+
+Why a trainer of its own: in both full stage-2 runs of milco-mini on the CPU (see
+``docs/milco-mini.md``) every LexEcho output went below zero early, where the ReLU passes no
+gradient, and the source view never came back (dual view = pivot view). Here the echo head starts
+*uniform* (weight 0, bias 1, ``scale`` 0.5: every token weighs the same, i.e. the source view
+counts shared pieces, as a bag-of-words match does), so every token gets a gradient from the first step, and the
+KL then learns which pieces matter.
+
+With the backbone and the English head frozen, each text's backbone token states and each group's
+pivot scores are fixed: they are computed once (one forward pass per distinct text), and a step
+runs only the 1 × hidden echo head over cached states. Thousands of steps take minutes on a CPU.
+The development set is cached the same way, and scored as the stock search scores: queries pruned
+by :data:`~pyserini_milco.integration.plugin.DEFAULT_QUERY_PRUNE`.
+
+What it writes (``OUT/``): the log, resumable state, ``delta.safetensors`` (``echo.weight``,
+``echo.bias``, ``scale``: the best development checkpoint, else the last) and the merged model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..encoding.encoder import pad_sequences
+from ..encoding.pruning import PruneSpec, prune
+from ..encoding.terms import SparseVector
+from ..integration.plugin import DEFAULT_QUERY_PRUNE
+from ..modeling.checkpoint import save_checkpoint
+from ..modeling.model import MilcoModel
+from .common import (DELTA_FILE, STATE_FILE, append_log, load_state, save_state, seeded_batches, start_run,
+                     warmup_cosine, write_delta)
+from .devset import DEFAULT_SETTINGS, evaluate_retriever, load_devset
+from .distill import ECHO_PARAMETERS, kl_teacher_student, source_scores, sparse_rows
+from .groups import TrainingGroup, read_groups
+from .teachers import FILE_TEACHER, load_teacher
+
+BEST_FILE = "best-echo.pt"
+#: every token's starting weight: milco-mini's source scores then spread a quarter as much as its
+#: pivot scores within a group (a scale of 1 spreads them as much: the source view would drown the pivot)
+UNIFORM_SCALE = 0.5
+
+
+@dataclasses.dataclass
+class EchoSettings:
+    student: str
+    train: Path
+    out: Path
+    dev: Path | None = None
+    teacher: str = FILE_TEACHER
+    temperature: float = 0.02
+    groups: int = 4000
+    steps: int = 400
+    batch_size: int = 32
+    negatives: int = 7
+    lr: float = 1e-2
+    warmup: int = 50
+    lambda_q: float = 0.0
+    lambda_d: float = 0.0
+    uniform_init: bool = True
+    query_max_length: int = 64
+    passage_max_length: int = 256
+    dev_settings: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_SETTINGS))
+    dev_query_prune: PruneSpec | None = DEFAULT_QUERY_PRUNE
+    validate_every: int = 50
+    save_every: int = 50
+    seed: int = 0
+    threads: int = 0
+
+
+@dataclasses.dataclass
+class FrozenText:
+    """What the frozen model gives one text: its token ids ``[L]``, backbone states ``[L, H]``
+    (float16, to halve the cache) and pivot view."""
+
+    ids: torch.Tensor
+    states: torch.Tensor
+    pivot: SparseVector
+
+
+@torch.inference_mode()
+def freeze_texts(model: MilcoModel, tokenizer, texts: Sequence[str], max_length: int, desc: str,
+                 batch_size: int = 32) -> dict[str, FrozenText]:
+    """Every distinct text of ``texts`` through the frozen model, in batches of similar length."""
+    unique = sorted(set(texts), key=len)
+    cache: dict[str, FrozenText] = {}
+    for start in tqdm(range(0, len(unique), batch_size), desc=desc, unit="batch"):
+        chunk = unique[start:start + batch_size]
+        ids = tokenizer(chunk, truncation=True, max_length=max_length)["input_ids"]
+        batch, mask = pad_sequences(ids, tokenizer.pad_token_id)
+        states = model.token_states(batch, mask)
+        pivot = model.pivot_view(states, mask)
+        for text, row, text_states, vector in zip(chunk, ids, states.split(mask.sum(dim=1).tolist()), pivot):
+            nonzero = vector.nonzero().squeeze(1)
+            cache[text] = FrozenText(torch.tensor(row), text_states.half(),
+                                     SparseVector(nonzero.numpy().astype(np.int64), vector[nonzero].numpy()))
+    return cache
+
+
+def padded(texts: Sequence[FrozenText], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Ids ``[N, L]``, float32 states ``[N, L, H]`` and mask ``[N, L]`` of cached texts."""
+    ids, mask = pad_sequences([t.ids.tolist() for t in texts], pad_id)
+    states = torch.nn.utils.rnn.pad_sequence([t.states.float() for t in texts], batch_first=True)
+    return ids, states, mask
+
+
+def source_vector(text: FrozenText, weights: torch.Tensor, pivot_size: int) -> SparseVector:
+    """The source view of a text as a :class:`SparseVector` (repeated pieces add up, ids offset by
+    ``pivot_size``, zero weights dropped)."""
+    ids, inverse = np.unique(text.ids.numpy(), return_inverse=True)
+    summed = np.zeros(len(ids), dtype=np.float32)
+    np.add.at(summed, inverse, weights.numpy())
+    kept = summed > 0
+    return SparseVector(ids[kept] + pivot_size, summed[kept])
+
+
+class EchoTrainer:
+    def __init__(self, settings: EchoSettings):
+        self.s = settings
+        _, model, self.tokenizer, self.en_tokens = start_run(settings.out, settings.seed, settings.threads, "cpu",
+                                                             settings.student)
+        if not model.has_echo:
+            raise ValueError(f"{settings.student}: this checkpoint has no LexEcho head (echo: false)")
+        self.model: MilcoModel = model.eval().requires_grad_(False)
+        if settings.uniform_init:
+            with torch.no_grad():
+                model.echo.weight.zero_()
+                model.echo.bias.fill_(1.0)
+                model.scale.fill_(UNIFORM_SCALE)
+        self.trainable = {name: param for name, param in model.named_parameters() if name in ECHO_PARAMETERS}
+        for param in self.trainable.values():
+            param.requires_grad_(True)
+        self.groups = self.choose_groups()
+        self.queries = freeze_texts(model, self.tokenizer, [g.query for g in self.groups],
+                                    settings.query_max_length, "freeze queries")
+        self.passages = freeze_texts(model, self.tokenizer, [p for g in self.groups for p in g.passages],
+                                     settings.passage_max_length, "freeze passages")
+        self.pivot_scores = torch.tensor([[self.queries[g.query].pivot.dot(self.passages[p].pivot) for p in g.passages]
+                                          for g in self.groups], dtype=torch.float32)
+        self.teacher_scores = load_teacher(settings.teacher, settings.temperature).score(self.groups).float()
+        self.devset = load_devset(settings.dev) if settings.dev else None
+        self.dev_cache = self.freeze_devset() if self.devset else {}
+        # the loss's own multiplier on the student's scores: the frozen pivot scores are ~5x as spread
+        # as the teacher's logits, and only a global factor (which changes no ranking) can match them
+        self.log_multiplier = torch.nn.Parameter(torch.tensor(self.initial_log_multiplier()))
+        self.state = {**self.trainable, "loss.log_multiplier": self.log_multiplier}
+        self.optimizer = torch.optim.AdamW(self.state.values(), lr=settings.lr, weight_decay=0.0)
+        self.order = seeded_batches(list(range(len(self.groups))), settings.batch_size, settings.steps, settings.seed)
+        self.step, self.best = 0, {"step": None, "ndcg@10_mean": -1.0}
+        self.pivot_only: float | None = None
+
+    def choose_groups(self) -> list[TrainingGroup]:
+        """A seeded sample of ``groups`` groups from the file (all of them if it holds fewer)."""
+        groups = read_groups(self.s.train, self.s.negatives)
+        if len(groups) <= self.s.groups:
+            return groups
+        chosen = np.random.default_rng(self.s.seed).choice(len(groups), self.s.groups, replace=False)
+        return [groups[i] for i in sorted(chosen)]
+
+    @torch.no_grad()
+    def initial_log_multiplier(self) -> float:
+        """``log(teacher spread / student spread)``, spreads being the mean within-group standard
+        deviation of the scores at the start (pivot + initial source view)."""
+        sample = list(range(min(256, len(self.groups))))
+        student = self.pivot_scores[sample] + self.source_part(sample)[0]
+        return float(torch.log(self.teacher_scores[sample].std(dim=1).mean() / student.std(dim=1).mean()))
+
+    def freeze_devset(self) -> dict[str, dict[str, FrozenText]]:
+        """Every development text the settings use, by kind (``query`` / ``passage``)."""
+        queries = {language for setting in self.s.dev_settings for language in setting.split("-")[:1]}
+        pools = {setting.split("-")[1] for setting in self.s.dev_settings}
+        query_texts = [t for language in sorted(queries) for t in self.devset.topics(language)[1]]
+        pool_texts = [t for language in sorted(pools) for t in self.devset.pool(language)[1]]
+        return {"query": freeze_texts(self.model, self.tokenizer, query_texts, self.s.query_max_length, "freeze dev queries"),
+                "passage": freeze_texts(self.model, self.tokenizer, pool_texts, self.s.passage_max_length,
+                                        "freeze dev passages")}
+
+    def echo_weights(self, texts: Sequence[FrozenText]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids ``[N, L]`` and LexEcho weights ``[N, L]`` (0 on padding) of cached texts."""
+        ids, states, mask = padded(texts, self.tokenizer.pad_token_id)
+        weights = torch.relu(self.model.echo(states).squeeze(-1)) * self.model.scale
+        return ids, weights * mask
+
+    def source_part(self, batch: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+        """Source-view scores ``[B, group_size]`` of the groups ``batch``, the queries' and passages'
+        L1 (mean per text) and the share of query tokens with a non-zero weight."""
+        groups = [self.groups[i] for i in batch]
+        q_ids, q_weights = self.echo_weights([self.queries[g.query] for g in groups])
+        p_ids, p_weights = self.echo_weights([self.passages[p] for g in groups for p in g.passages])
+        scores = source_scores(q_ids, q_weights, p_ids, p_weights, self.s.negatives + 1)
+        live = ((q_weights > 0).sum() / (q_ids != self.tokenizer.pad_token_id).sum()).item()
+        return scores, q_weights.sum(dim=1).mean(), p_weights.sum(dim=1).mean(), live
+
+    def loss(self, batch: Sequence[int]) -> tuple[torch.Tensor, dict[str, float]]:
+        source, l1_q, l1_d, live = self.source_part(batch)
+        student = self.pivot_scores[batch] + source
+        teacher = self.teacher_scores[batch]
+        kl = kl_teacher_student(student * self.log_multiplier.exp(), teacher)
+        total = kl + self.s.lambda_q * l1_q + self.s.lambda_d * l1_d
+        agree = (student.argmax(dim=1) == teacher.argmax(dim=1)).float().mean()
+        return total, {"kl": kl.item(), "l1_q": l1_q.item(), "l1_d": l1_d.item(), "agree": agree.item(),
+                       "live_query_tokens": live, "scale": self.model.scale.item(),
+                       "multiplier": self.log_multiplier.exp().item()}
+
+    def train(self, resume: bool = False) -> dict:
+        if resume and (self.s.out / STATE_FILE).is_file():
+            state = load_state(self.s.out / STATE_FILE, self.state, self.optimizer)
+            self.step, self.best = state["step"], state["best"]
+        elif self.devset is not None:
+            self.log({"step": 0, **self.validate()})
+        bar = tqdm(total=self.s.steps, initial=self.step, desc="echo", unit="step")
+        started = time.time()
+        while self.step < self.s.steps:
+            for group in self.optimizer.param_groups:
+                group["lr"] = warmup_cosine(self.step, self.s.lr, self.s.warmup, self.s.steps)
+            loss, parts = self.loss(self.order[self.step])
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.step += 1
+            bar.update(1)
+            bar.set_postfix(kl=f"{parts['kl']:.3f}", agree=f"{parts['agree']:.2f}", scale=f"{parts['scale']:.2f}")
+            if self.step % 50 == 0:
+                self.log({"step": self.step, "loss": round(loss.item(), 4), **{k: round(v, 4) for k, v in parts.items()},
+                          "elapsed_s": round(time.time() - started, 1)})
+            if self.devset is not None and (self.step % self.s.validate_every == 0 or self.step == self.s.steps):
+                self.log({"step": self.step, **self.validate()})
+            if self.step % self.s.save_every == 0 or self.step == self.s.steps:
+                save_state(self.s.out / STATE_FILE, self.step, self.state, self.optimizer, self.s, best=self.best)
+        bar.close()
+        return self.finish()
+
+    @torch.inference_mode()
+    def validate(self) -> dict[str, float]:
+        """Development-set nDCG@10 / R@100 of the dual view (queries pruned as the stock search
+        prunes them) and of the pivot view alone; keeps the best echo tensors."""
+        pivot_size = self.model.config.en_vocab_size
+        dimension = pivot_size + self.model.config.m_vocab_size
+
+        def encoder(with_source: bool):
+            def encode(texts: Sequence[str], kind: str):
+                cached = [self.dev_cache[kind][t] for t in texts]
+                vectors = [t.pivot for t in cached]
+                if with_source:
+                    _, weights = self.echo_weights(cached)
+                    vectors = [SparseVector.concat([t.pivot, source_vector(t, w[:len(t.ids)], pivot_size)])
+                               for t, w in zip(cached, weights)]
+                if kind == "query" and self.s.dev_query_prune is not None:
+                    vectors = [prune(v, self.s.dev_query_prune, pivot_size) for v in vectors]
+                return sparse_rows(vectors, dimension)
+            return encode
+
+        metrics = evaluate_retriever(self.devset, encoder(True), self.s.dev_settings)
+        if self.pivot_only is None:  # fixed: the pivot view is frozen
+            self.pivot_only = evaluate_retriever(self.devset, encoder(False), self.s.dev_settings)["ndcg@10_mean"]
+        metrics["pivot_ndcg@10_mean"] = self.pivot_only
+        if metrics["ndcg@10_mean"] > self.best["ndcg@10_mean"]:
+            self.best = {"step": self.step, "ndcg@10_mean": metrics["ndcg@10_mean"]}
+            torch.save({n: p.detach().clone() for n, p in self.trainable.items()}, self.s.out / BEST_FILE)
+        return metrics
+
+    def log(self, record: dict) -> None:
+        append_log(self.s.out, record)
+
+    def finish(self) -> dict:
+        """Export the best validated echo tensors (else the last): the delta, then the merged model."""
+        best = self.s.out / BEST_FILE
+        if best.is_file():
+            with torch.no_grad():
+                for name, value in torch.load(best).items():
+                    self.trainable[name].copy_(value)
+        metadata = {"student": self.s.student, "stage": "echo", "steps": str(self.s.steps),
+                    "best_step": str(self.best["step"]), "groups": str(len(self.groups))}
+        write_delta(self.s.out / DELTA_FILE, self.trainable, metadata)
+        save_checkpoint(self.model, self.tokenizer, self.en_tokens, self.s.out / "model")
+        return {"delta": str(self.s.out / DELTA_FILE), "model": str(self.s.out / "model"), "best": self.best}

@@ -1,0 +1,22 @@
+"""milco-mini's build: the shipped deltas, one per stage, name the build and say how to remake them."""
+import pytest
+
+from pyserini_milco.mini.build import DELTA_FILES, BuildError, _deltas_digest
+
+
+def test_shipped_deltas_are_present_and_in_stage_order():
+    assert [p.name for p in DELTA_FILES] == ["milco-mini-align.safetensors", "milco-mini-echo.safetensors"]
+    assert all(p.is_file() for p in DELTA_FILES)
+
+
+def test_digest_depends_on_every_delta_and_their_order(tmp_path):
+    a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    a.write_bytes(b"stage one")
+    b.write_bytes(b"stage two")
+    assert len({_deltas_digest([a, b]), _deltas_digest([b, a]), _deltas_digest([a])}) == 3
+
+
+def test_a_missing_delta_names_the_file_and_its_trainer(tmp_path):
+    missing = tmp_path / "milco-mini-echo.safetensors"
+    with pytest.raises(BuildError, match=r"milco-mini-echo\.safetensors.*python -m pyserini_milco\.train echo"):
+        _deltas_digest([missing])

@@ -1,0 +1,91 @@
+"""Stage 2 for LexEcho alone: the frozen cache against the encoder, the source vectors, and the
+trainer end to end (uniform start, lower KL, resume bit for bit, echo-only delta, rebuild) on a
+tiny release-layout student."""
+import json
+
+import numpy as np
+import torch
+from safetensors import safe_open
+
+from pyserini_milco.encoding.encoder import MilcoEncoder
+from pyserini_milco.encoding.names import load_checkpoint
+from pyserini_milco.mini.build import apply_delta
+from pyserini_milco.train.echo import UNIFORM_SCALE, EchoSettings, EchoTrainer, FrozenText, freeze_texts, source_vector
+from tiny import TEXTS
+
+
+def settings(root, out, steps, **kw):
+    return EchoSettings(student=str(root / "student"), train=root / "train.jsonl", out=out, dev=root / "dev",
+                        steps=steps, batch_size=4, negatives=2, warmup=1, dev_settings=["de-en", "en-en"],
+                        validate_every=2, save_every=2, threads=1, **kw)
+
+
+def test_source_vector_sums_repeated_pieces_and_offsets_ids():
+    text = FrozenText(torch.tensor([5, 7, 5, 9]), torch.zeros(4, 2), None)
+    vector = source_vector(text, torch.tensor([0.5, 0.25, 1.0, 0.0]), pivot_size=100)
+    assert vector.indices.tolist() == [105, 107]  # id 9 weighs 0: no term
+    assert vector.values.tolist() == [1.5, 0.25]
+
+
+def test_frozen_pivot_and_states_are_the_encoders(parts):
+    model, tokenizer, en_tokens, _ = load_checkpoint(parts / "student")
+    cache = freeze_texts(model.eval(), tokenizer, TEXTS[:4], 64, "freeze", batch_size=3)
+    encoder = MilcoEncoder(model, tokenizer, en_tokens)
+    pivot_size = encoder.pivot_size
+    for text, vector in zip(TEXTS[:4], encoder.encode_vectors(TEXTS[:4], max_length=64)):
+        pivot, _ = vector.split(pivot_size)
+        assert cache[text].pivot.indices.tolist() == pivot.indices.tolist()
+        np.testing.assert_allclose(cache[text].pivot.values, pivot.values, rtol=1e-5)
+        assert cache[text].ids.tolist() == tokenizer(text)["input_ids"]
+        assert cache[text].states.shape == (len(cache[text].ids), model.config.m_hidden_size)
+
+
+def test_train_resume_export_and_rebuild(parts, tmp_path):
+    straight = EchoTrainer(settings(parts, tmp_path / "a", 4))
+    assert straight.model.scale.item() == UNIFORM_SCALE
+    _, weights = straight.echo_weights([straight.queries[straight.groups[0].query]])
+    assert torch.all(weights == UNIFORM_SCALE)  # every token starts alive and equal
+    result = straight.train()
+    log = [json.loads(line) for line in (tmp_path / "a" / "train-log.jsonl").read_text().splitlines()]
+    validations = [r for r in log if "ndcg@10_mean" in r]
+    assert [r["step"] for r in validations] == [0, 2, 4]
+    assert {"ndcg@10_de-en", "recall@100_en-en", "pivot_ndcg@10_mean"} <= set(validations[-1])
+
+    first = EchoTrainer(settings(parts, tmp_path / "b", 4))
+    first.s.steps = 2  # as if killed after the checkpoint at step 2
+    first.train()
+    EchoTrainer(settings(parts, tmp_path / "b", 4)).train(resume=True)
+    delta_a = safe_open(str(tmp_path / "a" / "delta.safetensors"), "pt")
+    delta_b = safe_open(str(tmp_path / "b" / "delta.safetensors"), "pt")
+    assert set(delta_a.keys()) == {"echo.weight", "echo.bias", "scale"}  # nothing else moved
+    assert delta_a.metadata()["stage"] == "echo"
+    for key in delta_a.keys():
+        assert torch.equal(delta_a.get_tensor(key), delta_b.get_tensor(key)), key
+
+    rebuilt, *_ = load_checkpoint(parts / "student")
+    apply_delta(rebuilt, tmp_path / "a" / "delta.safetensors")
+    merged, *_ = load_checkpoint(result["model"])
+    for (name, a), (_, b) in zip(rebuilt.state_dict().items(), merged.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_training_lowers_the_kl_on_its_own_groups(parts, tmp_path):
+    trainer = EchoTrainer(settings(parts, tmp_path, 60, lr=3e-2))
+    trainer.devset = None
+    batch = list(range(len(trainer.groups)))
+    with torch.no_grad():
+        before = trainer.loss(batch)[1]["kl"]
+    trainer.train()
+    with torch.no_grad():
+        after = trainer.loss(batch)[1]["kl"]
+    assert after < before * 0.7
+
+
+def test_command_line_reaches_the_trainer(parts, tmp_path, capsys):
+    from pyserini_milco.train.__main__ import main
+
+    main(["echo", "--student", str(parts / "student"), "--train", str(parts / "train.jsonl"), "--out", str(tmp_path),
+          "--dev", str(parts / "dev"), "--dev-settings", "de-en", "--dev-query-prune", "none", "--steps", "2",
+          "--batch-size", "2", "--negatives", "2", "--init", "keep", "--validate-every", "1", "--threads", "1"])
+    assert f'"delta": "{tmp_path / "delta.safetensors"}"' in capsys.readouterr().out
+    assert (tmp_path / "delta.safetensors").is_file()
