@@ -8,6 +8,7 @@ Steps (outputs under ``--work``):
 2. the pool is encoded once with ``--encoder`` (in this process, timed) and every query is
    pre-encoded with ``python -m pyserini_milco.encode_queries`` (timed, model loading included), so
    that search time is search only;
+   once per query pruning level (``--query-levels``; default: the stock search's ``topk:30`` per view);
 3. for every pruning level (``none``, ``topk:K``, ``mass:P``) the documents are pruned and quantized
    exactly as ``python -m pyserini_milco.encode --prune LEVEL`` does, written as a
    JsonVectorCollection and indexed with ``pyserini.index.lucene --impact --pretokenized``; the
@@ -16,7 +17,8 @@ Steps (outputs under ``--work``):
 4. every index is searched with all queries in this process through Pyserini's
    ``LuceneImpactSearcher`` / ``LuceneSearcher`` ``batch_search`` (``--hits`` per query; this
    run is also the warm-up), then queries/s is measured on ``--speed-queries`` of them (spread
-   over the languages) with each of ``--threads``: the median of ``--repeats`` timed calls. For
+   over the languages) with each of ``--threads``: the median of ``--repeats`` timed calls, for each
+   query pruning level, with its ratio to unpruned documents and queries when both are measured. For
    impact search ``java_qps`` also times Lucene alone (queries handed over already converted),
    since Pyserini turns every query vector into a Java map in Python first;
 5. nDCG@10 per setting (the Python metrics, which reproduce ``trec_eval``), averaged over settings;
@@ -45,6 +47,7 @@ from pyserini_milco.encoding.terms import DEFAULT_QUANTIZATION_SCALE, SparseVect
 from pyserini_milco.evaluation.metrics import Run, evaluate, read_qrels, read_topics
 from pyserini_milco.evaluation.xquadr import PIVOT, Prepared, Setting, load_xquadr, prepare
 from pyserini_milco.integration.lucene import build_index
+from pyserini_milco.integration.plugin import DEFAULT_QUERY_PRUNE
 from pyserini_milco.encoding.index_terms import index_terms
 
 from .common import default_encoder, machine, median, set_threads, timed, write_json
@@ -80,12 +83,12 @@ def encode_documents(encoder_name: str, docs: Sequence[Document], batch_size: in
     return encoder, vectors, seconds
 
 
-def encode_queries(encoder_name: str, topics: Path, out: Path, max_length: int) -> float:
-    """Pre-encode ``topics`` with ``python -m pyserini_milco.encode_queries``; returns the wall time."""
+def encode_queries(encoder_name: str, topics: Path, out: Path, max_length: int, prune: PruneSpec | None) -> float:
+    """Pre-encode ``topics`` with ``python -m pyserini_milco.encode_queries --prune``; returns the wall time."""
     from pyserini_milco.integration import pyserini_cli
 
     args = ["--topics", topics, "--encoder", encoder_name, "--output", out, "--device", "cpu",
-            "--max-length", str(max_length)]
+            "--max-length", str(max_length), "--prune", level_name(prune)]
     seconds, _ = timed(lambda: pyserini_cli.run("pyserini_milco.encode_queries", args, log=out.with_suffix(".log")))
     return seconds
 
@@ -198,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="query languages searching the English pool (en: en->en, others: X->en)")
     parser.add_argument("--levels", nargs="+", type=parse_level, default=[parse_level(t) for t in DEFAULT_LEVELS],
                         help="pruning levels: none, topk:K, mass:P, quantile:P")
+    parser.add_argument("--query-levels", nargs="+", type=parse_level, default=[DEFAULT_QUERY_PRUNE],
+                        help="query pruning levels (none, topk:K, ...), each searched against every document level; "
+                             "default: the stock search's topk:30 per view")
     parser.add_argument("--max-questions", type=int, default=None,
                         help="first N questions of each language (default: all 1190)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="search threads to time")
@@ -226,8 +232,12 @@ def run_levels(args: argparse.Namespace, prepared: Prepared, settings: list[Sett
     """Encode, then index and search every pruning level and BM25; the results."""
     qids, texts = read_topics(topics)
     docs = list(CorpusReader(prepared.corpus_dir(PIVOT)).documents())
-    queries = args.work / "queries.jsonl"
-    query_seconds = encode_queries(encoder_name, topics, queries, args.max_length)
+    query_files, query_seconds = {}, {}
+    for query_spec in args.query_levels:
+        query_name = level_name(query_spec)
+        query_files[query_name] = args.work / f"queries-{query_name.replace(':', '-')}.jsonl"
+        query_seconds[query_name] = round(encode_queries(encoder_name, topics, query_files[query_name],
+                                                         args.max_length, query_spec), 2)
     encoder, vectors, doc_seconds = encode_documents(encoder_name, docs, args.batch_size, args.max_length)
     from pyserini.search.lucene import LuceneImpactSearcher, LuceneSearcher
 
@@ -237,12 +247,14 @@ def run_levels(args: argparse.Namespace, prepared: Prepared, settings: list[Sett
         folder = args.work / "vectors" / name.replace(":", "-")
         terms = write_level(encoder, docs, vectors, spec, folder, args.quantization_scale)
         index = build_index(folder, args.work / "indexes" / name.replace(":", "-"), impact=True)
-        searcher = LuceneImpactSearcher(str(index), str(queries), min_idf=-1)
-        run, speed = search_speed(searcher, qids, texts, args, impact=True)
-        rows.append({"level": name, "method": spec.method if spec else "none", "value": spec.value if spec else None,
-                     "terms_per_doc": round(terms, 1), "index_bytes": folder_bytes(index), **speed,
-                     "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
-        print(format_row(rows[-1]), flush=True)
+        for query_name, queries in query_files.items():
+            searcher = LuceneImpactSearcher(str(index), str(queries), min_idf=-1)
+            run, speed = search_speed(searcher, qids, texts, args, impact=True)
+            rows.append({"level": name, "query_level": query_name, "method": spec.method if spec else "none",
+                         "value": spec.value if spec else None, "terms_per_doc": round(terms, 1),
+                         "index_bytes": folder_bytes(index), **speed,
+                         "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
+            print(format_row(rows[-1]), flush=True)
     bm25 = build_index(prepared.corpus_dir(PIVOT), args.work / "indexes" / "bm25", language=PIVOT)
     run, speed = search_speed(LuceneSearcher(str(bm25)), qids, texts, args, impact=False)
     rows.append({"level": "bm25", "method": "bm25", "value": None, "terms_per_doc": None,
@@ -250,7 +262,7 @@ def run_levels(args: argparse.Namespace, prepared: Prepared, settings: list[Sett
     print(format_row(rows[-1]), flush=True)
     encoding = {"documents": len(docs), "document_seconds": round(doc_seconds, 2),
                 "documents_per_s": round(len(docs) / doc_seconds, 2), "queries": len(qids),
-                "query_seconds_with_model_loading": round(query_seconds, 2)}
+                "query_seconds_with_model_loading": query_seconds}
     if args.dense_encoder != "none":
         from .dense_search import dense_rows
 
@@ -266,8 +278,20 @@ def format_row(row: dict[str, Any]) -> str:
     speeds = " ".join(f"{t}t {q:.0f} q/s" for t, q in row["qps"].items())
     java = " ".join(f"{t}t {q:.0f} q/s" for t, q in row.get("java_qps", {}).items())
     terms = f"{row['terms_per_doc']:.1f} terms/doc" if row["terms_per_doc"] is not None else row["method"].upper()
-    return (f"{row['level']:>9}: {terms}, index {row['index_bytes'] / 2 ** 20:.2f} MiB, nDCG@10 "
+    level = f"{row['level']} (queries {row['query_level']})" if "query_level" in row else row["level"]
+    return (f"{level:>9}: {terms}, index {row['index_bytes'] / 2 ** 20:.2f} MiB, nDCG@10 "
             f"{row['ndcg@10']['mean']:.4f} | Pyserini {speeds}" + (f" | Lucene alone {java}" if java else ""))
+
+
+def speed_ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Each impact row's Pyserini q/s over that of unpruned documents and queries (measured in the
+    same run), per thread count; empty when that row was not measured."""
+    baseline = next((r for r in rows if r["level"] == "none" and r.get("query_level") == "none"), None)
+    if baseline is None:
+        return []
+    return [f"{r['level']} (queries {r['query_level']}): " +
+            " ".join(f"{t}t {q / baseline['qps'][t]:.2f}x" for t, q in r["qps"].items()) + " unpruned's q/s"
+            for r in rows if "query_level" in r]
 
 
 def plot(results: dict[str, Any], path: Path) -> Path:
@@ -277,7 +301,8 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = results["rows"]
+    first_queries = results["rows"][0].get("query_level")
+    rows = [r for r in results["rows"] if r.get("query_level", first_queries) == first_queries]
     unpruned = next((r for r in rows if r["method"] == "none"), None)
     bm25 = next(r for r in rows if r["method"] == "bm25")
     dense = next((r for r in rows if r["method"] == "dense-flat"), None)
@@ -318,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "hits": args.hits, **run_levels(args, prepared, settings, encoder_name, topics)}
     results["seconds"] = round(time.perf_counter() - started, 1)
     write_json(args.work / "search.json", results)
+    for line in speed_ratios(results["rows"]):
+        print(line, flush=True)
     print(f"plot: {plot(results, args.plot or args.work / 'search.png')}; results: {args.work / 'search.json'}; "
           f"{results['seconds']} s in all; encoding: {json.dumps(results['encoding'])}", file=sys.stderr)
     return 0
