@@ -145,8 +145,14 @@ def add_echo_parser(sub) -> None:
     echo.add_argument("--negatives", type=int, default=7, help="negatives per group (the file may hold more)")
     echo.add_argument("--lr", type=float, default=1e-2, help="peak learning rate (warm-up then cosine)")
     echo.add_argument("--warmup", type=int, default=50, help="warm-up steps")
-    echo.add_argument("--lambda-q", type=float, default=0.0, help="L1 weight on the queries' source view")
-    echo.add_argument("--lambda-d", type=float, default=0.0, help="L1 weight on the passages' source view")
+    echo.add_argument("--source-l1-q", type=float, default=0.0,
+                      help="L1 weight on the queries' source view (1e-3 already silenced the head on milco-mini)")
+    echo.add_argument("--source-l1-d", type=float, default=0.0, help="L1 weight on the passages' source view")
+    echo.add_argument("--train-bias", action="store_true",
+                      help="also train the English decoder's bias: a per-term threshold on the pivot view")
+    echo.add_argument("--bias-lr", type=float, default=1e-2, help="peak learning rate of the decoder bias")
+    echo.add_argument("--pivot-l1-q", type=float, default=0.0, help="L1 weight on the queries' pivot view (with --train-bias)")
+    echo.add_argument("--pivot-l1-d", type=float, default=0.0, help="L1 weight on the passages' pivot view (with --train-bias)")
     echo.add_argument("--init", choices=("uniform", "keep"), default="uniform",
                       help="uniform: start every token at weight `scale` (echo weight 0, bias 1); keep: the checkpoint's head")
     echo.add_argument("--query-max-length", type=int, default=64, help="tokens per query")
@@ -231,7 +237,9 @@ def run_echo(args: argparse.Namespace) -> dict:
     settings = EchoSettings(
         student=args.student, train=args.train, out=args.out, dev=args.dev, teacher=args.teacher,
         temperature=args.temperature, groups=args.groups, steps=args.steps, batch_size=args.batch_size,
-        negatives=args.negatives, lr=args.lr, warmup=args.warmup, lambda_q=args.lambda_q, lambda_d=args.lambda_d,
+        negatives=args.negatives, lr=args.lr, warmup=args.warmup, source_l1_q=args.source_l1_q,
+        source_l1_d=args.source_l1_d, train_bias=args.train_bias, bias_lr=args.bias_lr, pivot_l1_q=args.pivot_l1_q,
+        pivot_l1_d=args.pivot_l1_d,
         uniform_init=args.init == "uniform", query_max_length=args.query_max_length,
         passage_max_length=args.passage_max_length, dev_settings=args.dev_settings.split(","),
         dev_query_prune=parse_optional_prune(args.dev_query_prune, DEFAULT_QUERY_PRUNE), validate_every=args.validate_every,

@@ -1,4 +1,5 @@
-"""Stage 2 for LexEcho alone: KL distillation with everything below the echo head frozen.
+"""Stage 2 for the heads alone: KL distillation with the backbone and connector frozen, training
+LexEcho and, with ``train_bias``, the English decoder's bias (a per-term threshold on the pivot view).
 
 Why a trainer of its own: in both full stage-2 runs of milco-mini on the CPU (see
 ``docs/milco-mini.md``) every LexEcho output went below zero early, where the ReLU passes no
@@ -7,14 +8,19 @@ gradient, and the source view never came back (dual view = pivot view). Here the
 counts shared pieces, as a bag-of-words match does), so every token gets a gradient from the first step, and the
 KL then learns which pieces matter.
 
-With the backbone and the English head frozen, each text's backbone token states and each group's
-pivot scores are fixed: they are computed once (one forward pass per distinct text), and a step
-runs only the 1 × hidden echo head over cached states. Thousands of steps take minutes on a CPU.
+With the backbone and connector frozen, each text's backbone token states and its max-pooled decoder
+logits are fixed: they are computed once (one forward pass per distinct text), and a step runs only
+the 1 × hidden echo head over cached states and, with ``train_bias``, re-applies the bias to the
+cached logits: the pivot view is ``log1p(relu(max_t z_t + b))`` and the bias ``b`` is the same for
+every token, so ``max_t (z_t + b) = max_t z_t + b``. Only the logits above ``-LOGIT_MARGIN`` are
+cached, so the bias may rise by at most that much (it is clamped there); falling is unlimited, and
+with an L1 on the pivot view it is how terms are cut. Thousands of steps take minutes on a CPU.
 The development set is cached the same way, and scored as the stock search scores: queries pruned
 by :data:`~pyserini_milco.integration.plugin.DEFAULT_QUERY_PRUNE`.
 
 What it writes (``OUT/``): the log, resumable state, ``delta.safetensors`` (``echo.weight``,
-``echo.bias``, ``scale``: the best development checkpoint, else the last) and the merged model.
+``echo.bias``, ``scale`` and, with ``train_bias``, ``mlm_head.predictions.bias``: the best
+development checkpoint, else the last) and the merged model.
 """
 from __future__ import annotations
 
@@ -44,6 +50,9 @@ BEST_FILE = "best-echo.pt"
 #: every token's starting weight: milco-mini's source scores then spread a quarter as much as its
 #: pivot scores within a group (a scale of 1 spreads them as much: the source view would drown the pivot)
 UNIFORM_SCALE = 0.5
+#: decoder logits (bias included) cached per text: those above -LOGIT_MARGIN
+LOGIT_MARGIN = 1.0
+DECODER_BIAS = "mlm_head.predictions.bias"
 
 
 @dataclasses.dataclass
@@ -60,8 +69,12 @@ class EchoSettings:
     negatives: int = 7
     lr: float = 1e-2
     warmup: int = 50
-    lambda_q: float = 0.0
-    lambda_d: float = 0.0
+    source_l1_q: float = 0.0
+    source_l1_d: float = 0.0
+    train_bias: bool = False
+    bias_lr: float = 1e-2
+    pivot_l1_q: float = 0.0
+    pivot_l1_d: float = 0.0
     uniform_init: bool = True
     query_max_length: int = 64
     passage_max_length: int = 256
@@ -76,11 +89,12 @@ class EchoSettings:
 @dataclasses.dataclass
 class FrozenText:
     """What the frozen model gives one text: its token ids ``[L]``, backbone states ``[L, H]``
-    (float16, to halve the cache) and pivot view."""
+    (float16, to halve the cache) and max-pooled decoder logits without the decoder bias, at the
+    terms whose logit with the bias is above ``-LOGIT_MARGIN``."""
 
     ids: torch.Tensor
     states: torch.Tensor
-    pivot: SparseVector
+    logits: SparseVector
 
 
 @torch.inference_mode()
@@ -94,12 +108,31 @@ def freeze_texts(model: MilcoModel, tokenizer, texts: Sequence[str], max_length:
         ids = tokenizer(chunk, truncation=True, max_length=max_length)["input_ids"]
         batch, mask = pad_sequences(ids, tokenizer.pad_token_id)
         states = model.token_states(batch, mask)
-        pivot = model.pivot_view(states, mask)
-        for text, row, text_states, vector in zip(chunk, ids, states.split(mask.sum(dim=1).tolist()), pivot):
-            nonzero = vector.nonzero().squeeze(1)
+        lengths = mask.sum(dim=1).tolist()
+        logits = model.token_max_logits(states, lengths, relu=False)
+        bias = model.mlm_head.predictions.bias
+        for text, row, text_states, vector in zip(chunk, ids, states.split(lengths), logits):
+            kept = (vector > -LOGIT_MARGIN).nonzero().squeeze(1)
             cache[text] = FrozenText(torch.tensor(row), text_states.half(),
-                                     SparseVector(nonzero.numpy().astype(np.int64), vector[nonzero].numpy()))
+                                     SparseVector(kept.numpy().astype(np.int64), (vector - bias)[kept].numpy()))
     return cache
+
+
+def pivot_rows(texts: Sequence[FrozenText], bias: torch.Tensor) -> torch.Tensor:
+    """The pivot view ``log1p(relu(z + b))`` of cached texts as dense rows ``[N, Ve]``
+    (differentiable in the bias)."""
+    rows = torch.cat([torch.full((len(t.logits),), i, dtype=torch.long) for i, t in enumerate(texts)])
+    cols = torch.from_numpy(np.concatenate([t.logits.indices for t in texts]))
+    values = torch.from_numpy(np.concatenate([t.logits.values for t in texts]))
+    dense = torch.zeros(len(texts), bias.shape[0]).index_put((rows, cols), values + bias[cols])
+    return torch.log1p(torch.relu(dense))
+
+
+def pivot_vector(text: FrozenText, bias: torch.Tensor) -> SparseVector:
+    """The pivot view of one cached text under ``bias`` as a :class:`SparseVector`."""
+    weights = np.log1p(np.maximum(text.logits.values + bias.detach().numpy()[text.logits.indices], 0.0))
+    kept = weights > 0
+    return SparseVector(text.logits.indices[kept], weights[kept].astype(np.float32))
 
 
 def padded(texts: Sequence[FrozenText], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -132,16 +165,20 @@ class EchoTrainer:
                 model.echo.weight.zero_()
                 model.echo.bias.fill_(1.0)
                 model.scale.fill_(UNIFORM_SCALE)
-        self.trainable = {name: param for name, param in model.named_parameters() if name in ECHO_PARAMETERS}
+        names = {*ECHO_PARAMETERS, *((DECODER_BIAS,) if settings.train_bias else ())}
+        self.trainable = {name: param for name, param in model.named_parameters() if name in names}
         for param in self.trainable.values():
             param.requires_grad_(True)
+        self.bias = model.mlm_head.predictions.bias
+        self.bias_ceiling = self.bias.detach().clone() + LOGIT_MARGIN
         self.groups = self.choose_groups()
         self.queries = freeze_texts(model, self.tokenizer, [g.query for g in self.groups],
                                     settings.query_max_length, "freeze queries")
         self.passages = freeze_texts(model, self.tokenizer, [p for g in self.groups for p in g.passages],
                                      settings.passage_max_length, "freeze passages")
-        self.pivot_scores = torch.tensor([[self.queries[g.query].pivot.dot(self.passages[p].pivot) for p in g.passages]
-                                          for g in self.groups], dtype=torch.float32)
+        self.fixed_pivot: torch.Tensor | None = None
+        if not settings.train_bias:
+            self.fixed_pivot = self.all_pivot_scores()
         self.teacher_scores = load_teacher(settings.teacher, settings.temperature).score(self.groups).float()
         self.devset = load_devset(settings.dev) if settings.dev else None
         self.dev_cache = self.freeze_devset() if self.devset else {}
@@ -149,10 +186,15 @@ class EchoTrainer:
         # as the teacher's logits, and only a global factor (which changes no ranking) can match them
         self.log_multiplier = torch.nn.Parameter(torch.tensor(self.initial_log_multiplier()))
         self.state = {**self.trainable, "loss.log_multiplier": self.log_multiplier}
-        self.optimizer = torch.optim.AdamW(self.state.values(), lr=settings.lr, weight_decay=0.0)
+        self.optimizer = torch.optim.AdamW(self.parameter_groups(), weight_decay=0.0)
         self.order = seeded_batches(list(range(len(self.groups))), settings.batch_size, settings.steps, settings.seed)
         self.step, self.best = 0, {"step": None, "ndcg@10_mean": -1.0}
         self.pivot_only: float | None = None
+
+    def parameter_groups(self) -> list[dict]:
+        bias = [p for n, p in self.trainable.items() if n == DECODER_BIAS]
+        rest = [p for n, p in self.state.items() if n != DECODER_BIAS]
+        return [{"params": rest, "peak": self.s.lr}, *([{"params": bias, "peak": self.s.bias_lr}] if bias else [])]
 
     def choose_groups(self) -> list[TrainingGroup]:
         """A seeded sample of ``groups`` groups from the file (all of them if it holds fewer)."""
@@ -163,11 +205,17 @@ class EchoTrainer:
         return [groups[i] for i in sorted(chosen)]
 
     @torch.no_grad()
+    def all_pivot_scores(self, chunk: int = 64) -> torch.Tensor:
+        """Pivot scores ``[groups, group_size]`` under the current bias, computed ``chunk`` groups at a time."""
+        return torch.cat([self.pivot_part(list(range(start, min(start + chunk, len(self.groups)))))[0]
+                          for start in range(0, len(self.groups), chunk)])
+
+    @torch.no_grad()
     def initial_log_multiplier(self) -> float:
         """``log(teacher spread / student spread)``, spreads being the mean within-group standard
         deviation of the scores at the start (pivot + initial source view)."""
         sample = list(range(min(256, len(self.groups))))
-        student = self.pivot_scores[sample] + self.source_part(sample)[0]
+        student = self.pivot_part(sample)[0] + self.source_part(sample)[0]
         return float(torch.log(self.teacher_scores[sample].std(dim=1).mean() / student.std(dim=1).mean()))
 
     def freeze_devset(self) -> dict[str, dict[str, FrozenText]]:
@@ -186,26 +234,45 @@ class EchoTrainer:
         weights = torch.relu(self.model.echo(states).squeeze(-1)) * self.model.scale
         return ids, weights * mask
 
+    def batch_texts(self, batch: Sequence[int]) -> tuple[list[FrozenText], list[FrozenText]]:
+        groups = [self.groups[i] for i in batch]
+        return [self.queries[g.query] for g in groups], [self.passages[p] for g in groups for p in g.passages]
+
+    def pivot_part(self, batch: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, float]:
+        """Pivot-view scores ``[B, group_size]`` of the groups ``batch`` (the cached ones when the bias
+        is frozen), the queries' and passages' L1 (mean per text) and their terms per text."""
+        if self.fixed_pivot is not None:
+            zero = torch.zeros(())
+            return self.fixed_pivot[batch], zero, zero, float("nan"), float("nan")
+        queries, passages = self.batch_texts(batch)
+        q, p = pivot_rows(queries, self.bias), pivot_rows(passages, self.bias)
+        scores = torch.einsum("bv,bgv->bg", q, p.view(len(batch), self.s.negatives + 1, -1))
+        return (scores, q.sum(dim=1).mean(), p.sum(dim=1).mean(), (q > 0).sum(dim=1).float().mean().item(),
+                (p > 0).sum(dim=1).float().mean().item())
+
     def source_part(self, batch: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
         """Source-view scores ``[B, group_size]`` of the groups ``batch``, the queries' and passages'
         L1 (mean per text) and the share of query tokens with a non-zero weight."""
-        groups = [self.groups[i] for i in batch]
-        q_ids, q_weights = self.echo_weights([self.queries[g.query] for g in groups])
-        p_ids, p_weights = self.echo_weights([self.passages[p] for g in groups for p in g.passages])
+        queries, passages = self.batch_texts(batch)
+        q_ids, q_weights = self.echo_weights(queries)
+        p_ids, p_weights = self.echo_weights(passages)
         scores = source_scores(q_ids, q_weights, p_ids, p_weights, self.s.negatives + 1)
         live = ((q_weights > 0).sum() / (q_ids != self.tokenizer.pad_token_id).sum()).item()
         return scores, q_weights.sum(dim=1).mean(), p_weights.sum(dim=1).mean(), live
 
     def loss(self, batch: Sequence[int]) -> tuple[torch.Tensor, dict[str, float]]:
-        source, l1_q, l1_d, live = self.source_part(batch)
-        student = self.pivot_scores[batch] + source
+        pivot, pivot_q, pivot_d, q_terms, d_terms = self.pivot_part(batch)
+        source, source_q, source_d, live = self.source_part(batch)
+        student = pivot + source
         teacher = self.teacher_scores[batch]
         kl = kl_teacher_student(student * self.log_multiplier.exp(), teacher)
-        total = kl + self.s.lambda_q * l1_q + self.s.lambda_d * l1_d
+        total = (kl + self.s.source_l1_q * source_q + self.s.source_l1_d * source_d
+                 + self.s.pivot_l1_q * pivot_q + self.s.pivot_l1_d * pivot_d)
         agree = (student.argmax(dim=1) == teacher.argmax(dim=1)).float().mean()
-        return total, {"kl": kl.item(), "l1_q": l1_q.item(), "l1_d": l1_d.item(), "agree": agree.item(),
-                       "live_query_tokens": live, "scale": self.model.scale.item(),
-                       "multiplier": self.log_multiplier.exp().item()}
+        return total, {"kl": kl.item(), "source_l1_q": source_q.item(), "source_l1_d": source_d.item(),
+                       "pivot_l1_q": pivot_q.item(), "pivot_l1_d": pivot_d.item(), "pivot_q_terms": q_terms,
+                       "pivot_d_terms": d_terms, "agree": agree.item(), "live_query_tokens": live,
+                       "scale": self.model.scale.item(), "multiplier": self.log_multiplier.exp().item()}
 
     def train(self, resume: bool = False) -> dict:
         if resume and (self.s.out / STATE_FILE).is_file():
@@ -217,11 +284,13 @@ class EchoTrainer:
         started = time.time()
         while self.step < self.s.steps:
             for group in self.optimizer.param_groups:
-                group["lr"] = warmup_cosine(self.step, self.s.lr, self.s.warmup, self.s.steps)
+                group["lr"] = warmup_cosine(self.step, group["peak"], self.s.warmup, self.s.steps)
             loss, parts = self.loss(self.order[self.step])
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            with torch.no_grad():  # logits under -LOGIT_MARGIN are not cached: the bias may not rise past it
+                self.bias.copy_(torch.minimum(self.bias, self.bias_ceiling))
             self.step += 1
             bar.update(1)
             bar.set_postfix(kl=f"{parts['kl']:.3f}", agree=f"{parts['agree']:.2f}", scale=f"{parts['scale']:.2f}")
@@ -238,27 +307,32 @@ class EchoTrainer:
     @torch.inference_mode()
     def validate(self) -> dict[str, float]:
         """Development-set nDCG@10 / R@100 of the dual view (queries pruned as the stock search
-        prunes them) and of the pivot view alone; keeps the best echo tensors."""
+        prunes them) and of the pivot view alone, and terms per text (both views, queries
+        unpruned); keeps the best trainable tensors."""
         pivot_size = self.model.config.en_vocab_size
         dimension = pivot_size + self.model.config.m_vocab_size
+        counts: dict[str, list[int]] = {"query": [], "passage": []}
 
         def encoder(with_source: bool):
             def encode(texts: Sequence[str], kind: str):
                 cached = [self.dev_cache[kind][t] for t in texts]
-                vectors = [t.pivot for t in cached]
+                vectors = [pivot_vector(t, self.bias) for t in cached]
                 if with_source:
                     _, weights = self.echo_weights(cached)
-                    vectors = [SparseVector.concat([t.pivot, source_vector(t, w[:len(t.ids)], pivot_size)])
-                               for t, w in zip(cached, weights)]
+                    vectors = [SparseVector.concat([v, source_vector(t, w[:len(t.ids)], pivot_size)])
+                               for v, t, w in zip(vectors, cached, weights)]
+                    counts[kind] += [len(v) for v in vectors]
                 if kind == "query" and self.s.dev_query_prune is not None:
                     vectors = [prune(v, self.s.dev_query_prune, pivot_size) for v in vectors]
                 return sparse_rows(vectors, dimension)
             return encode
 
         metrics = evaluate_retriever(self.devset, encoder(True), self.s.dev_settings)
-        if self.pivot_only is None:  # fixed: the pivot view is frozen
+        if self.pivot_only is None or self.s.train_bias:  # the pivot view changes only with the bias
             self.pivot_only = evaluate_retriever(self.devset, encoder(False), self.s.dev_settings)["ndcg@10_mean"]
-        metrics["pivot_ndcg@10_mean"] = self.pivot_only
+        metrics.update({"pivot_ndcg@10_mean": self.pivot_only,
+                        "dev_query_terms": round(float(np.mean(counts["query"])), 1),
+                        "dev_passage_terms": round(float(np.mean(counts["passage"])), 1)})
         if metrics["ndcg@10_mean"] > self.best["ndcg@10_mean"]:
             self.best = {"step": self.step, "ndcg@10_mean": metrics["ndcg@10_mean"]}
             torch.save({n: p.detach().clone() for n, p in self.trainable.items()}, self.s.out / BEST_FILE)
@@ -274,7 +348,7 @@ class EchoTrainer:
             with torch.no_grad():
                 for name, value in torch.load(best).items():
                     self.trainable[name].copy_(value)
-        metadata = {"student": self.s.student, "stage": "echo", "steps": str(self.s.steps),
+        metadata = {"student": self.s.student, "stage": "echo+bias" if self.s.train_bias else "echo", "steps": str(self.s.steps),
                     "best_step": str(self.best["step"]), "groups": str(len(self.groups))}
         write_delta(self.s.out / DELTA_FILE, self.trainable, metadata)
         save_checkpoint(self.model, self.tokenizer, self.en_tokens, self.s.out / "model")

@@ -4,13 +4,16 @@ tiny release-layout student."""
 import json
 
 import numpy as np
+import pytest
 import torch
 from safetensors import safe_open
 
 from pyserini_milco.encoding.encoder import MilcoEncoder
 from pyserini_milco.encoding.names import load_checkpoint
+from pyserini_milco.encoding.terms import SparseVector
 from pyserini_milco.mini.build import apply_delta
-from pyserini_milco.train.echo import UNIFORM_SCALE, EchoSettings, EchoTrainer, FrozenText, freeze_texts, source_vector
+from pyserini_milco.train.echo import (UNIFORM_SCALE, EchoSettings, EchoTrainer, FrozenText, freeze_texts, pivot_rows,
+                                       pivot_vector, source_vector)
 from tiny import TEXTS
 
 
@@ -34,8 +37,9 @@ def test_frozen_pivot_and_states_are_the_encoders(parts):
     pivot_size = encoder.pivot_size
     for text, vector in zip(TEXTS[:4], encoder.encode_vectors(TEXTS[:4], max_length=64)):
         pivot, _ = vector.split(pivot_size)
-        assert cache[text].pivot.indices.tolist() == pivot.indices.tolist()
-        np.testing.assert_allclose(cache[text].pivot.values, pivot.values, rtol=1e-5)
+        cached = pivot_vector(cache[text], model.mlm_head.predictions.bias)
+        assert cached.indices.tolist() == pivot.indices.tolist()
+        np.testing.assert_allclose(cached.values, pivot.values, rtol=1e-5)
         assert cache[text].ids.tolist() == tokenizer(text)["input_ids"]
         assert cache[text].states.shape == (len(cache[text].ids), model.config.m_hidden_size)
 
@@ -89,3 +93,28 @@ def test_command_line_reaches_the_trainer(parts, tmp_path, capsys):
           "--batch-size", "2", "--negatives", "2", "--init", "keep", "--validate-every", "1", "--threads", "1"])
     assert f'"delta": "{tmp_path / "delta.safetensors"}"' in capsys.readouterr().out
     assert (tmp_path / "delta.safetensors").is_file()
+
+
+def test_pivot_rows_apply_the_bias_to_cached_logits():
+    text = FrozenText(torch.tensor([0]), torch.zeros(1, 2), SparseVector(np.array([1, 3]), np.array([0.5, -0.2], dtype=np.float32)))
+    bias = torch.tensor([0.0, 1.0, 0.0, 0.1], requires_grad=True)
+    rows = pivot_rows([text], bias)
+    assert rows[0].tolist() == pytest.approx([0.0, float(np.log1p(1.5)), 0.0, 0.0])  # -0.2 + 0.1 < 0: no term
+    vector = pivot_vector(text, bias)
+    assert vector.indices.tolist() == [1] and vector.values.tolist() == pytest.approx([float(np.log1p(1.5))])
+    rows.sum().backward()
+    assert bias.grad.tolist() == pytest.approx([0.0, 1 / 2.5, 0.0, 0.0])
+
+
+def test_bias_training_with_a_pivot_l1_cuts_terms_and_exports_the_bias(parts, tmp_path):
+    trainer = EchoTrainer(settings(parts, tmp_path, 30, train_bias=True, bias_lr=0.2, pivot_l1_q=1.0, pivot_l1_d=1.0))
+    ceiling = trainer.bias_ceiling.clone()
+    result = trainer.train()
+    log = [json.loads(line) for line in (tmp_path / "train-log.jsonl").read_text().splitlines()]
+    validations = [r for r in log if "dev_passage_terms" in r]
+    assert validations[-1]["dev_passage_terms"] < validations[0]["dev_passage_terms"]
+    assert torch.all(trainer.bias <= ceiling)
+    delta = safe_open(str(tmp_path / "delta.safetensors"), "pt")
+    assert "mlm_head.predictions.bias" in delta.keys() and delta.metadata()["stage"] == "echo+bias"
+    merged, *_ = load_checkpoint(result["model"])
+    assert torch.equal(merged.mlm_head.predictions.bias, delta.get_tensor("mlm_head.predictions.bias"))
