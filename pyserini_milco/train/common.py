@@ -1,11 +1,13 @@
-"""What both trainers share: seeds, the learning-rate schedule, the JSONL log, atomic resumable
-state, and the shipped delta (the trained tensors only, as safetensors with their metadata)."""
+"""What the trainers share: seeds, the learning-rate schedule, the JSONL log, atomic resumable
+state, the shipped delta (the trained tensors only, as safetensors with their metadata), and the
+step loop of the stage-2 trainers (:class:`StepLoop`)."""
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
 import random
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -102,3 +104,68 @@ def write_delta(path: Path, tensors: Mapping[str, torch.Tensor], metadata: Mappi
     data = {n: t.detach().cpu().float().contiguous() for n, t in tensors.items()}
     with atomic_output(path, "wb") as handle:
         handle.write(save(data, metadata=dict(metadata)))
+
+
+class StepLoop:
+    """The stage-2 trainers' loop: scheduled learning rates (each parameter group's ``peak``), a
+    progress bar, a log record every ``log_every`` steps, validation every ``validate_every`` steps
+    (and at the end), resumable state every ``save_every`` steps, then :meth:`finish`.
+
+    A trainer sets ``s`` (settings with ``out``, ``steps``, ``warmup``, ``validate_every``,
+    ``save_every``), ``optimizer``, ``state`` (the tensors a resumed run restores), ``devset``,
+    ``step`` and ``best``, and implements :meth:`step_loss`, :meth:`validate` and :meth:`finish`.
+    """
+
+    desc = "train"
+    log_every = 10
+
+    def step_loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def before_update(self) -> None:
+        """Between ``backward`` and the optimizer's step (e.g. gradient clipping)."""
+
+    def after_update(self) -> None:
+        """After the optimizer's step (e.g. projecting parameters back into range)."""
+
+    def postfix(self, parts: dict[str, float]) -> dict[str, str]:
+        return {"kl": f"{parts['kl']:.3f}", "agree": f"{parts['agree']:.2f}"}
+
+    def log(self, record: dict) -> None:
+        append_log(self.s.out, record)
+
+    def train(self, resume: bool = False) -> dict:
+        if resume and (self.s.out / STATE_FILE).is_file():
+            saved = load_state(self.s.out / STATE_FILE, self.state, self.optimizer)
+            self.step, self.best = saved["step"], saved["best"]
+        elif self.devset is not None:
+            self.log({"step": 0, **self.validate()})
+        bar = tqdm(total=self.s.steps, initial=self.step, desc=self.desc, unit="step")
+        started = time.time()
+        while self.step < self.s.steps:
+            for group in self.optimizer.param_groups:
+                group["lr"] = warmup_cosine(self.step, group["peak"], self.s.warmup, self.s.steps)
+            loss, parts = self.step_loss(self.step)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.before_update()
+            self.optimizer.step()
+            self.after_update()
+            self.step += 1
+            bar.update(1)
+            bar.set_postfix(self.postfix(parts))
+            if self.step % self.log_every == 0:
+                self.log({"step": self.step, "loss": round(loss.item(), 4), **{k: round(v, 4) for k, v in parts.items()},
+                          "elapsed_s": round(time.time() - started, 1)})
+            if self.devset is not None and (self.step % self.s.validate_every == 0 or self.step == self.s.steps):
+                self.log({"step": self.step, **self.validate()})
+            if self.step % self.s.save_every == 0 or self.step == self.s.steps:
+                save_state(self.s.out / STATE_FILE, self.step, self.state, self.optimizer, self.s, best=self.best)
+        bar.close()
+        return self.finish()
+
+    def validate(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def finish(self) -> dict:
+        raise NotImplementedError

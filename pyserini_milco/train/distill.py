@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,8 +34,7 @@ from ..modeling.adapters import add_adapters, merge_adapters
 from ..modeling.checkpoint import save_checkpoint
 from ..encoding.encoder import MilcoEncoder, pad_sequences
 from ..modeling.model import MilcoModel
-from .common import (DELTA_FILE, STATE_FILE, append_log, load_state, save_state, seeded_batches, start_run,
-                     warmup_cosine, write_delta)
+from .common import DELTA_FILE, StepLoop, seeded_batches, start_run, write_delta
 from .devset import DEFAULT_SETTINGS, evaluate_retriever, load_devset
 from .groups import TrainingGroup, read_groups
 from .teachers import FILE_TEACHER, Teacher, load_teacher
@@ -140,7 +138,9 @@ def ramp(step: int, warmup: int) -> float:
     return 1.0 if warmup <= 0 else min(1.0, (step / warmup) ** 2)
 
 
-class DistillTrainer:
+class DistillTrainer(StepLoop):
+    desc = "distill"
+
     def __init__(self, settings: DistillSettings):
         self.s = settings
         self.device, model, self.tokenizer, self.en_tokens = start_run(
@@ -153,6 +153,7 @@ class DistillTrainer:
         self.devset = load_devset(settings.dev) if settings.dev else None
         self.trainable = self.prepare_parameters()
         self.optimizer = torch.optim.AdamW(self.parameter_groups(), weight_decay=0.0)
+        self.state = self.trainable
         self.order = self.schedule()
         self.step, self.best = 0, {"step": None, "ndcg@10_mean": -1.0}
 
@@ -220,35 +221,14 @@ class DistillTrainer:
         return total, {"kl": kl.item(), "reg_q": reg_q.item(), "reg_d": reg_d.item(), "agree": accuracy.item(),
                        "q_terms": _terms(queries), "d_terms": _terms(passages)}
 
-    def train(self, resume: bool = False) -> dict:
-        if resume and (self.s.out / STATE_FILE).is_file():
-            state = load_state(self.s.out / STATE_FILE, self.trainable, self.optimizer)
-            self.step, self.best = state["step"], state["best"]
-        elif self.devset is not None:
-            self.log({"step": 0, **self.validate()})
-        bar = tqdm(total=self.s.steps, initial=self.step, desc="distill", unit="step")
-        started = time.time()
-        while self.step < self.s.steps:
-            for group in self.optimizer.param_groups:
-                group["lr"] = warmup_cosine(self.step, group["peak"], self.s.warmup, self.s.steps)
-            loss, parts = self.loss([self.groups[i] for i in self.order[self.step]], self.step)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.trainable.values(), 1.0)
-            self.optimizer.step()
-            self.step += 1
-            bar.update(1)
-            bar.set_postfix(kl=f"{parts['kl']:.3f}", agree=f"{parts['agree']:.2f}",
-                            q=f"{parts['q_terms']:.0f}", d=f"{parts['d_terms']:.0f}")
-            if self.step % 10 == 0:
-                self.log({"step": self.step, "loss": round(loss.item(), 4), **{k: round(v, 4) for k, v in parts.items()},
-                          "elapsed_s": round(time.time() - started, 1)})
-            if self.devset is not None and (self.step % self.s.validate_every == 0 or self.step == self.s.steps):
-                self.log({"step": self.step, **self.validate()})
-            if self.step % self.s.save_every == 0 or self.step == self.s.steps:
-                save_state(self.s.out / STATE_FILE, self.step, self.trainable, self.optimizer, self.s, best=self.best)
-        bar.close()
-        return self.finish()
+    def step_loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.loss([self.groups[i] for i in self.order[step]], step)
+
+    def before_update(self) -> None:
+        torch.nn.utils.clip_grad_norm_(self.trainable.values(), 1.0)
+
+    def postfix(self, parts: dict[str, float]) -> dict[str, str]:
+        return {**super().postfix(parts), "q": f"{parts['q_terms']:.0f}", "d": f"{parts['d_terms']:.0f}"}
 
     @torch.inference_mode()
     def validate(self) -> dict[str, float]:
@@ -284,9 +264,6 @@ class DistillTrainer:
         limits = ((self.s.select_max_query_terms, metrics["dev_query_terms"]),
                   (self.s.select_max_passage_terms, metrics["dev_passage_terms"]))
         return all(limit is None or value <= limit for limit, value in limits)
-
-    def log(self, record: dict) -> None:
-        append_log(self.s.out, record)
 
     def finish(self) -> dict:
         """Export the best validated tensors (else the last): the delta, then the merged checkpoint."""

@@ -25,7 +25,6 @@ development checkpoint, else the last) and the merged model.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,8 +38,7 @@ from ..encoding.terms import SparseVector
 from ..integration.plugin import DEFAULT_QUERY_PRUNE
 from ..modeling.checkpoint import save_checkpoint
 from ..modeling.model import MilcoModel
-from .common import (DELTA_FILE, STATE_FILE, append_log, load_state, save_state, seeded_batches, start_run,
-                     warmup_cosine, write_delta)
+from .common import DELTA_FILE, StepLoop, seeded_batches, start_run, write_delta
 from .devset import DEFAULT_SETTINGS, evaluate_retriever, load_devset
 from .distill import ECHO_PARAMETERS, kl_teacher_student, source_scores, sparse_rows
 from .groups import TrainingGroup, read_groups
@@ -152,7 +150,10 @@ def source_vector(text: FrozenText, weights: torch.Tensor, pivot_size: int) -> S
     return SparseVector(ids[kept] + pivot_size, summed[kept])
 
 
-class EchoTrainer:
+class EchoTrainer(StepLoop):
+    desc = "echo"
+    log_every = 50
+
     def __init__(self, settings: EchoSettings):
         self.s = settings
         _, model, self.tokenizer, self.en_tokens = start_run(settings.out, settings.seed, settings.threads, "cpu",
@@ -274,35 +275,16 @@ class EchoTrainer:
                        "pivot_d_terms": d_terms, "agree": agree.item(), "live_query_tokens": live,
                        "scale": self.model.scale.item(), "multiplier": self.log_multiplier.exp().item()}
 
-    def train(self, resume: bool = False) -> dict:
-        if resume and (self.s.out / STATE_FILE).is_file():
-            state = load_state(self.s.out / STATE_FILE, self.state, self.optimizer)
-            self.step, self.best = state["step"], state["best"]
-        elif self.devset is not None:
-            self.log({"step": 0, **self.validate()})
-        bar = tqdm(total=self.s.steps, initial=self.step, desc="echo", unit="step")
-        started = time.time()
-        while self.step < self.s.steps:
-            for group in self.optimizer.param_groups:
-                group["lr"] = warmup_cosine(self.step, group["peak"], self.s.warmup, self.s.steps)
-            loss, parts = self.loss(self.order[self.step])
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            with torch.no_grad():  # logits under -LOGIT_MARGIN are not cached: the bias may not rise past it
-                self.bias.copy_(torch.minimum(self.bias, self.bias_ceiling))
-            self.step += 1
-            bar.update(1)
-            bar.set_postfix(kl=f"{parts['kl']:.3f}", agree=f"{parts['agree']:.2f}", scale=f"{parts['scale']:.2f}")
-            if self.step % 50 == 0:
-                self.log({"step": self.step, "loss": round(loss.item(), 4), **{k: round(v, 4) for k, v in parts.items()},
-                          "elapsed_s": round(time.time() - started, 1)})
-            if self.devset is not None and (self.step % self.s.validate_every == 0 or self.step == self.s.steps):
-                self.log({"step": self.step, **self.validate()})
-            if self.step % self.s.save_every == 0 or self.step == self.s.steps:
-                save_state(self.s.out / STATE_FILE, self.step, self.state, self.optimizer, self.s, best=self.best)
-        bar.close()
-        return self.finish()
+    def step_loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.loss(self.order[step])
+
+    @torch.no_grad()
+    def after_update(self) -> None:
+        """Logits under ``-LOGIT_MARGIN`` are not cached: the bias may not rise past its ceiling."""
+        self.bias.copy_(torch.minimum(self.bias, self.bias_ceiling))
+
+    def postfix(self, parts: dict[str, float]) -> dict[str, str]:
+        return {**super().postfix(parts), "scale": f"{parts['scale']:.2f}"}
 
     @torch.inference_mode()
     def validate(self) -> dict[str, float]:
@@ -337,9 +319,6 @@ class EchoTrainer:
             self.best = {"step": self.step, "ndcg@10_mean": metrics["ndcg@10_mean"]}
             torch.save({n: p.detach().clone() for n, p in self.trainable.items()}, self.s.out / BEST_FILE)
         return metrics
-
-    def log(self, record: dict) -> None:
-        append_log(self.s.out, record)
 
     def finish(self) -> dict:
         """Export the best validated echo tensors (else the last): the delta, then the merged model."""

@@ -1,8 +1,14 @@
-"""A tiny release-layout student, ten training groups over the tiny texts and a two-language
-development set: what the stage-2 trainers' tests share."""
+"""What the trainers' tests share: a tiny release-layout student, ten training groups over the tiny
+texts and a two-language development set; the checks that a resumed run's delta equals a straight
+run's and that student + delta rebuilds the trainer's merged model."""
 import json
 
 import pytest
+import torch
+from safetensors import safe_open
+
+from pyserini_milco.encoding.names import load_checkpoint
+from pyserini_milco.mini.build import apply_delta
 
 from pyserini_milco.train.groups import TrainingGroup
 from tiny import TEXTS, write_official_layout
@@ -23,3 +29,21 @@ def parts(tmp_path_factory):
         (dev / f"topics.{lang}.tsv").write_text("".join(f"q{i}\t{TEXTS[i]}\n" for i in range(3)), encoding="utf-8")
     (dev / "qrels.txt").write_text("".join(f"q{i} 0 d{i} 1\n" for i in range(3)))
     return root
+
+
+def assert_same_delta(path_a, path_b) -> None:
+    """Two delta files hold the same tensors, bit for bit."""
+    delta_a, delta_b = safe_open(str(path_a), "pt"), safe_open(str(path_b), "pt")
+    assert set(delta_a.keys()) == set(delta_b.keys())
+    for key in delta_a.keys():
+        assert torch.equal(delta_a.get_tensor(key), delta_b.get_tensor(key)), key
+
+
+def assert_rebuilds(student, delta, merged_model) -> None:
+    """The student + the delta, applied as ``mini build`` applies it, equals the trainer's merged
+    model bit for bit."""
+    rebuilt, *_ = load_checkpoint(student)
+    apply_delta(rebuilt, delta)
+    merged, *_ = load_checkpoint(merged_model)
+    for (name, a), (_, b) in zip(rebuilt.state_dict().items(), merged.state_dict().items()):
+        assert torch.equal(a, b), name

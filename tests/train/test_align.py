@@ -3,15 +3,14 @@ import json
 
 import pytest
 import torch
-from safetensors import safe_open
 from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
 
 from conftest import SHARED_DATA
-from pyserini_milco.encoding.names import load_checkpoint
-from pyserini_milco.mini.build import apply_delta
 from pyserini_milco.train.align import AlignSettings, AlignTrainer, union_mse
 from pyserini_milco.train.connector_init import align_tokens
 from tiny import EN_TOKENS, write_official_layout
+
+from .conftest import assert_rebuilds, assert_same_delta
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +50,10 @@ def test_train_resume_export_and_rebuild(parts, tmp_path):
     first.train()
     resumed = AlignTrainer(settings(parts, tmp_path / "b", 4))
     resumed.train(resume=True)
-    delta_a = safe_open(str(tmp_path / "a" / "delta.safetensors"), "pt")
-    delta_b = safe_open(str(tmp_path / "b" / "delta.safetensors"), "pt")
-    for key in delta_a.keys():
-        assert torch.equal(delta_a.get_tensor(key), delta_b.get_tensor(key)), key
+    assert_same_delta(tmp_path / "a" / "delta.safetensors", tmp_path / "b" / "delta.safetensors")
 
     # the shipped-delta path: the untrained model + the delta = the trainer's merged model, bit for bit
-    rebuilt, *_ = load_checkpoint(parts / "student")
-    apply_delta(rebuilt, tmp_path / "a" / "delta.safetensors")
-    merged, *_ = load_checkpoint(result["model"])
-    for (name, a), (_, b) in zip(rebuilt.state_dict().items(), merged.state_dict().items()):
-        assert torch.equal(a, b), name
+    assert_rebuilds(parts / "student", tmp_path / "a" / "delta.safetensors", result["model"])
 
 
 def test_union_mse_pulls_negative_student_logits_up():

@@ -7,9 +7,10 @@ import torch
 from safetensors import safe_open
 
 from pyserini_milco.encoding.names import load_checkpoint
-from pyserini_milco.mini.build import apply_delta
 from pyserini_milco.train.distill import (DistillSettings, DistillTrainer, Encoded, group_scores,
                                           kl_teacher_student, ramp, sparsity)
+
+from .conftest import assert_rebuilds, assert_same_delta
 
 
 def test_group_scores_equal_the_dual_view_dot_product_of_summed_vectors():
@@ -81,21 +82,15 @@ def test_train_resume_export_and_rebuild(parts, tmp_path):
     resumed = DistillTrainer(settings(parts, tmp_path / "b", 4))
     resumed.train(resume=True)
     delta_a = safe_open(str(tmp_path / "a" / "delta.safetensors"), "pt")
-    delta_b = safe_open(str(tmp_path / "b" / "delta.safetensors"), "pt")
     assert set(delta_a.keys()) >= {"echo.weight", "echo.bias", "scale", "projector.weight",
                                    "mlm_head.predictions.transform.dense.weight", "mlm_head.predictions.bias"}
     assert delta_a.metadata()["stage"] == "distill"
-    for key in delta_a.keys():
-        assert torch.equal(delta_a.get_tensor(key), delta_b.get_tensor(key)), key
+    assert_same_delta(tmp_path / "a" / "delta.safetensors", tmp_path / "b" / "delta.safetensors")
 
     # the student + the delta = the trainer's merged model, bit for bit; the echo head moved
-    rebuilt, *_ = load_checkpoint(parts / "student")
-    apply_delta(rebuilt, tmp_path / "a" / "delta.safetensors")
-    merged, *_ = load_checkpoint(result["model"])
-    for (name, a), (_, b) in zip(rebuilt.state_dict().items(), merged.state_dict().items()):
-        assert torch.equal(a, b), name
+    assert_rebuilds(parts / "student", tmp_path / "a" / "delta.safetensors", result["model"])
     if result["best"]["step"]:
-        assert not torch.equal(merged.echo.weight, echo_before)
+        assert not torch.equal(load_checkpoint(result["model"])[0].echo.weight, echo_before)
 
 
 def test_training_lowers_the_kl_on_its_own_groups(parts, tmp_path):

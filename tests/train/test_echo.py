@@ -11,10 +11,11 @@ from safetensors import safe_open
 from pyserini_milco.encoding.encoder import MilcoEncoder
 from pyserini_milco.encoding.names import load_checkpoint
 from pyserini_milco.encoding.terms import SparseVector
-from pyserini_milco.mini.build import apply_delta
 from pyserini_milco.train.echo import (UNIFORM_SCALE, EchoSettings, EchoTrainer, FrozenText, freeze_texts, pivot_rows,
                                        pivot_vector, source_vector)
 from tiny import TEXTS
+
+from .conftest import assert_rebuilds, assert_same_delta
 
 
 def settings(root, out, steps, **kw):
@@ -60,17 +61,11 @@ def test_train_resume_export_and_rebuild(parts, tmp_path):
     first.train()
     EchoTrainer(settings(parts, tmp_path / "b", 4)).train(resume=True)
     delta_a = safe_open(str(tmp_path / "a" / "delta.safetensors"), "pt")
-    delta_b = safe_open(str(tmp_path / "b" / "delta.safetensors"), "pt")
     assert set(delta_a.keys()) == {"echo.weight", "echo.bias", "scale"}  # nothing else moved
     assert delta_a.metadata()["stage"] == "echo"
-    for key in delta_a.keys():
-        assert torch.equal(delta_a.get_tensor(key), delta_b.get_tensor(key)), key
+    assert_same_delta(tmp_path / "a" / "delta.safetensors", tmp_path / "b" / "delta.safetensors")
 
-    rebuilt, *_ = load_checkpoint(parts / "student")
-    apply_delta(rebuilt, tmp_path / "a" / "delta.safetensors")
-    merged, *_ = load_checkpoint(result["model"])
-    for (name, a), (_, b) in zip(rebuilt.state_dict().items(), merged.state_dict().items()):
-        assert torch.equal(a, b), name
+    assert_rebuilds(parts / "student", tmp_path / "a" / "delta.safetensors", result["model"])
 
 
 def test_training_lowers_the_kl_on_its_own_groups(parts, tmp_path):
