@@ -3,7 +3,8 @@
 ``milco-mini-base`` is the untrained assembly (e5-small → new connector → SPLADE-tiny head, echo);
 ``milco-mini`` is that plus, in order, ``pyserini_milco/data/milco-mini-align.safetensors``
 (adapters and connector from stage 1, merged exactly, see :mod:`pyserini_milco.modeling.adapters`)
-and ``milco-mini-echo.safetensors`` (the LexEcho head from stage 2, ``train echo``); see
+and ``milco-mini-heads.safetensors`` (stage 2 for the heads, ``train echo --train-bias``: the
+LexEcho head and the English decoder's bias); see
 ``docs/milco-mini.md``. Every machine builds the same weights bit for bit. Both models are saved as
 self-contained checkpoints in the cache, named by the deltas' digest; a second build finds them and
 returns at once.
@@ -25,10 +26,11 @@ from .wheels import cache_root
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 #: The shipped deltas, one per training stage, applied in this order, and how each was made.
-DELTA_FILES = (DATA_DIR / "milco-mini-align.safetensors", DATA_DIR / "milco-mini-echo.safetensors")
+DELTA_FILES = (DATA_DIR / "milco-mini-align.safetensors", DATA_DIR / "milco-mini-heads.safetensors")
 _TRAINED_BY = {
     "milco-mini-align.safetensors": "python -m pyserini_milco.train align --student milco-mini-base --teacher splade-tiny --out DIR",
-    "milco-mini-echo.safetensors": "python -m pyserini_milco.train echo --student DIR/model --train GROUPS --out DIR2",
+    "milco-mini-heads.safetensors": ("python -m pyserini_milco.train echo --train-bias --student DIR/model "
+                                     "--train GROUPS --out DIR2"),
 }
 COMPLETE_MARK = "build.json"
 

@@ -130,7 +130,9 @@ def add_distill_parser(sub) -> None:
 def add_echo_parser(sub) -> None:
     echo = sub.add_parser("echo", help="stage 2 for LexEcho alone: KL distillation with the rest of the model frozen",
                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    echo.add_argument("--student", required=True, help="MILCO checkpoint whose echo head is trained: a folder, a hub id or 'milco-mini'")
+    echo.add_argument("--student", required=True,
+                      help="MILCO checkpoint whose heads are trained: a folder, a hub id, 'milco-mini' or 'milco-mini-stage1' "
+                           "(milco-mini before its heads were trained: what the shipped heads start from)")
     echo.add_argument("--train", type=Path, required=True,
                       help="training groups, JSONL: {query, positive, negatives[, scores]} (see pyserini_milco/train/groups.py)")
     echo.add_argument("--out", type=Path, required=True, help="output folder: log, trainer state, delta (echo tensors), merged model")
@@ -204,11 +206,12 @@ def run_groups(args: argparse.Namespace) -> dict:
 
 
 def resolve_mini_student(args: argparse.Namespace) -> None:
-    """``milco-mini`` names the shipped model, built on first use."""
-    if args.student == "milco-mini":
-        from ..mini.build import ensure_mini_model
+    """``milco-mini`` names the shipped model, ``milco-mini-stage1`` the shipped model up to stage 1
+    (what the shipped heads were trained from); both are built on first use."""
+    if args.student in ("milco-mini", "milco-mini-stage1"):
+        from ..mini.build import DELTA_FILES, ensure_mini_model
 
-        args.student = str(ensure_mini_model())
+        args.student = str(ensure_mini_model(DELTA_FILES if args.student == "milco-mini" else DELTA_FILES[:1]))
 
 
 def run_distill(args: argparse.Namespace) -> dict:

@@ -5,7 +5,7 @@ from pyserini_milco.mini.build import DELTA_FILES, BuildError, _deltas_digest
 
 
 def test_shipped_deltas_are_present_and_in_stage_order():
-    assert [p.name for p in DELTA_FILES] == ["milco-mini-align.safetensors", "milco-mini-echo.safetensors"]
+    assert [p.name for p in DELTA_FILES] == ["milco-mini-align.safetensors", "milco-mini-heads.safetensors"]
     assert all(p.is_file() for p in DELTA_FILES)
 
 
@@ -17,6 +17,6 @@ def test_digest_depends_on_every_delta_and_their_order(tmp_path):
 
 
 def test_a_missing_delta_names_the_file_and_its_trainer(tmp_path):
-    missing = tmp_path / "milco-mini-echo.safetensors"
-    with pytest.raises(BuildError, match=r"milco-mini-echo\.safetensors.*python -m pyserini_milco\.train echo"):
+    missing = tmp_path / "milco-mini-heads.safetensors"
+    with pytest.raises(BuildError, match=r"milco-mini-heads\.safetensors.*python -m pyserini_milco\.train echo"):
         _deltas_digest([missing])
