@@ -18,7 +18,7 @@ Steps (outputs under ``--work``):
    ``LuceneImpactSearcher`` / ``LuceneSearcher`` ``batch_search`` (``--hits`` per query; this
    run is also the warm-up), then queries/s is measured on ``--speed-queries`` of them (spread
    over the languages) with each of ``--threads``: the median of ``--repeats`` timed calls, for each
-   query pruning level, with its ratio to unpruned documents and queries when both are measured. For
+   query pruning level, with its ratio to the same index searched with unpruned queries. For
    impact search ``java_qps`` also times Lucene alone (queries handed over already converted),
    since Pyserini turns every query vector into a Java map in Python first;
 5. nDCG@10 per setting (the Python metrics, which reproduce ``trec_eval``), averaged over settings;
@@ -284,14 +284,13 @@ def format_row(row: dict[str, Any]) -> str:
 
 
 def speed_ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Each impact row's Pyserini q/s over that of unpruned documents and queries (measured in the
-    same run), per thread count; empty when that row was not measured."""
-    baseline = next((r for r in rows if r["level"] == "none" and r.get("query_level") == "none"), None)
-    if baseline is None:
-        return []
+    """Each pruned-query impact row's Pyserini q/s over that of the same index searched with
+    unpruned queries (measured in the same run), per thread count."""
+    unpruned = {r["level"]: r for r in rows if r.get("query_level") == "none"}
     return [f"{r['level']} (queries {r['query_level']}): " +
-            " ".join(f"{t}t {q / baseline['qps'][t]:.2f}x" for t, q in r["qps"].items()) + " unpruned's q/s"
-            for r in rows if "query_level" in r]
+            " ".join(f"{t}t {q / unpruned[r['level']]['qps'][t]:.2f}x" for t, q in r["qps"].items()) +
+            " the q/s with unpruned queries"
+            for r in rows if r.get("query_level", "none") != "none" and r["level"] in unpruned]
 
 
 def plot(results: dict[str, Any], path: Path) -> Path:
