@@ -5,8 +5,8 @@ Why a trainer of its own: in both full stage-2 runs of milco-mini on the CPU (se
 ``docs/milco-mini.md``) every LexEcho output went below zero early, where the ReLU passes no
 gradient, and the source view never came back (dual view = pivot view). Here the echo head starts
 *uniform* (weight 0, bias 1, ``scale`` 0.5: every token weighs the same, i.e. the source view
-counts shared pieces, as a bag-of-words match does), so every token gets a gradient from the first step, and the
-KL then learns which pieces matter.
+counts shared pieces, as a bag-of-words match does), so every token gets a gradient from the
+first step, and the KL then learns which pieces matter.
 
 With the backbone and connector frozen, each text's backbone token states and its max-pooled decoder
 logits are fixed: they are computed once (one forward pass per distinct text), and a step runs only
