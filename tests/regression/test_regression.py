@@ -416,3 +416,15 @@ def test_bge_m3_runs_in_all_five_modes_and_beside_milco(name, tmp_path):
     sparse = runner.render(runner.Condition(config, config.model("bge-m3-sparse"), "sw" if name != "mkqa" else "ja"),
                            _locations(tmp_path))
     assert sparse[1].env == {"PYSERINI_MILCO_BGE_M3_OUTPUT": "sparse"} and "--impact" in sparse[3].args
+
+
+def test_xquadr_pruned_condition_prunes_documents_at_encoding_into_its_own_index(tmp_path):
+    """milco-mini-topk100 is the same model with documents pruned by the stock encode (through the
+    environment), written beside the unpruned condition's encoding, never over it."""
+    config = load_config(REPO / "regressions" / "xquad-r.yaml")
+    pruned, unpruned = (runner.render(runner.Condition(config, config.model(name), "de"), _locations(tmp_path))
+                        for name in ("milco-mini-topk100", "milco-mini"))
+    encode = next(step for step in pruned if step.module == "pyserini.encode")
+    assert encode.env["PYSERINI_MILCO_PRUNE"] == "topk:100"
+    assert encode.creates != next(step for step in unpruned if step.module == "pyserini.encode").creates
+    assert "PYSERINI_MILCO_PRUNE" not in next(step for step in unpruned if step.module == "pyserini.encode").env
