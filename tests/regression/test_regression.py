@@ -422,9 +422,9 @@ def test_xquadr_pruned_condition_prunes_documents_at_encoding_into_its_own_index
     """milco-mini-topk100 is the same model with documents pruned by the stock encode (through the
     environment), written beside the unpruned condition's encoding, never over it."""
     config = load_config(REPO / "regressions" / "xquad-r.yaml")
-    pruned, unpruned = (runner.render(runner.Condition(config, config.model(name), "de"), _locations(tmp_path))
+    pruned, unpruned = (next(step for step in runner.render(runner.Condition(config, config.model(name), "de"),
+                                                            _locations(tmp_path)) if step.module == "pyserini.encode")
                         for name in ("milco-mini-topk100", "milco-mini"))
-    encode = next(step for step in pruned if step.module == "pyserini.encode")
-    assert encode.env["PYSERINI_MILCO_PRUNE"] == "topk:100"
-    assert encode.creates != next(step for step in unpruned if step.module == "pyserini.encode").creates
-    assert "PYSERINI_MILCO_PRUNE" not in next(step for step in unpruned if step.module == "pyserini.encode").env
+    assert pruned.env["PYSERINI_MILCO_PRUNE"] == "topk:100"
+    assert pruned.creates != unpruned.creates
+    assert "PYSERINI_MILCO_PRUNE" not in unpruned.env
