@@ -65,6 +65,12 @@ def evaluate(prepared: Prepared, runs: dict[str, Path], languages: list[str]) ->
         print(f"{lang:4}" + "".join(cells))
 
 
+def encoding_folder(work: Path, model: Path, languages: list[str], max_paragraphs: int) -> Path:
+    """Where the demo's encoded pool lives: one folder per model build (its digest is in ``model``'s
+    name), languages and paragraph count, so a re-run reuses an encoding only if it is the same."""
+    return work / "encoded" / f"{model.name}-{'-'.join(languages)}-{max_paragraphs}p"
+
+
 def all_topics(prepared: Prepared, languages: list[str], path: Path) -> Path:
     path.write_text("".join(prepared.topics(lang).read_text(encoding="utf-8") for lang in languages), encoding="utf-8")
     return path
@@ -85,12 +91,15 @@ def main(argv: list[str] | None = None) -> None:
     step("1. milco-mini (built offline from PyPI parts + the shipped delta; cached after the first run)")
     from ..mini.build import ensure_mini_model
 
-    print(ensure_mini_model())
+    model = ensure_mini_model()
+    print(model)
 
     step(f"2. XQuAD-R ({args.max_paragraphs} paragraphs) in {', '.join(languages)}, encoded with the stock pyserini.encode")
     prepared = prepare(first_paragraphs(load_xquadr(languages=languages), args.max_paragraphs), args.work / "xquad-r")
-    encoded = args.work / "encoded"
-    if not any(encoded.glob("*.jsonl")):
+    encoded = encoding_folder(args.work, model, languages, args.max_paragraphs)
+    if any(encoded.glob("*.jsonl")):
+        print(f"reusing {encoded} (same model build, languages and paragraphs)")
+    else:
         pyserini_cli.run_on_terminal("pyserini.encode", [
             "input", "--corpus", prepared.corpus_dir(FULL_POOL), "--fields", "text", "output", "--embeddings", encoded,
             "encoder", "--encoder", "milco-mini", "--device", "cpu", "--batch-size", "32", "--max-length", "128"])
