@@ -18,7 +18,9 @@ Steps (outputs under ``--work``):
    ``LuceneImpactSearcher`` / ``LuceneSearcher`` ``batch_search`` (``--hits`` per query; this
    run is also the warm-up), then queries/s is measured on ``--speed-queries`` of them (spread
    over the languages) with each of ``--threads``: the median of ``--repeats`` timed calls, for each
-   query pruning level, with its ratio to the same index searched with unpruned queries. For
+   query pruning level, with its ratio to the same index searched with unpruned queries and, with
+   ``--baseline-encoder``, to a second MILCO model searched unpruned in the same run (e.g. the
+   model a change is meant to speed up: its rows are named ``baseline-none``). For
    impact search ``java_qps`` also times Lucene alone (queries handed over already converted),
    since Pyserini turns every query vector into a Java map in Python first;
 5. nDCG@10 per setting (the Python metrics, which reproduce ``trec_eval``), averaged over settings;
@@ -54,6 +56,7 @@ from .common import default_encoder, machine, median, set_threads, timed, write_
 
 DEFAULT_LEVELS = ("none", "topk:10", "topk:20", "topk:50", "topk:100", "mass:0.5", "mass:0.7", "mass:0.9")
 NDCG = "ndcg_cut_10"
+BASELINE_LABEL = "baseline-"
 
 
 def parse_level(text: str) -> PruneSpec | None:
@@ -204,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--query-levels", nargs="+", type=parse_level, default=[DEFAULT_QUERY_PRUNE],
                         help="query pruning levels (none, topk:K, ...), each searched against every document level; "
                              "default: the stock search's topk:30 per view")
+    parser.add_argument("--baseline-encoder", default=None,
+                        help="a second MILCO model (folder or name) searched in the same run, documents and queries "
+                             "unpruned; every impact row's q/s is also printed as a ratio to its q/s")
     parser.add_argument("--max-questions", type=int, default=None,
                         help="first N questions of each language (default: all 1190)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="search threads to time")
@@ -227,42 +233,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_levels(args: argparse.Namespace, prepared: Prepared, settings: list[Setting], encoder_name: str,
-               topics: Path) -> dict[str, Any]:
-    """Encode, then index and search every pruning level and BM25; the results."""
+def impact_rows(args: argparse.Namespace, prepared: Prepared, settings: list[Setting], encoder_name: str,
+                topics: Path, docs: Sequence[Document], levels: Sequence[PruneSpec | None],
+                query_levels: Sequence[PruneSpec | None], label: str = "") -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Encode queries and documents with ``encoder_name``, then index and search every document level
+    with every query level; the rows and the encoding times. ``label`` prefixes level names and folders
+    (the baseline model's rows)."""
+    from pyserini.search.lucene import LuceneImpactSearcher
+
     qids, texts = read_topics(topics)
-    docs = list(CorpusReader(prepared.corpus_dir(PIVOT)).documents())
     query_files, query_seconds = {}, {}
-    for query_spec in args.query_levels:
+    for query_spec in query_levels:
         query_name = level_name(query_spec)
-        query_files[query_name] = args.work / f"queries-{query_name.replace(':', '-')}.jsonl"
+        query_files[query_name] = args.work / f"{label}queries-{query_name.replace(':', '-')}.jsonl"
         query_seconds[query_name] = round(encode_queries(encoder_name, topics, query_files[query_name],
                                                          args.max_length, query_spec), 2)
     encoder, vectors, doc_seconds = encode_documents(encoder_name, docs, args.batch_size, args.max_length)
-    from pyserini.search.lucene import LuceneImpactSearcher, LuceneSearcher
-
     rows = []
-    for spec in args.levels:
-        name = level_name(spec)
+    for spec in levels:
+        name = label + level_name(spec)
         folder = args.work / "vectors" / name.replace(":", "-")
         terms = write_level(encoder, docs, vectors, spec, folder, args.quantization_scale)
         index = build_index(folder, args.work / "indexes" / name.replace(":", "-"), impact=True)
         for query_name, queries in query_files.items():
             searcher = LuceneImpactSearcher(str(index), str(queries), min_idf=-1)
             run, speed = search_speed(searcher, qids, texts, args, impact=True)
-            rows.append({"level": name, "query_level": query_name, "method": spec.method if spec else "none",
+            rows.append({"level": name, "query_level": query_name,
+                         "method": label.rstrip("-") or (spec.method if spec else "none"),
                          "value": spec.value if spec else None, "terms_per_doc": round(terms, 1),
                          "index_bytes": folder_bytes(index), **speed,
                          "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
             print(format_row(rows[-1]), flush=True)
+    encoding = {"documents": len(docs), "document_seconds": round(doc_seconds, 2),
+                "documents_per_s": round(len(docs) / doc_seconds, 2), "queries": len(qids),
+                "query_seconds_with_model_loading": query_seconds}
+    return rows, encoding
+
+
+def run_levels(args: argparse.Namespace, prepared: Prepared, settings: list[Setting], encoder_name: str,
+               topics: Path) -> dict[str, Any]:
+    """Encode, then index and search every pruning level, the baseline model (if any) and BM25; the results."""
+    from pyserini.search.lucene import LuceneSearcher
+
+    qids, texts = read_topics(topics)
+    docs = list(CorpusReader(prepared.corpus_dir(PIVOT)).documents())
+    rows, encoding = impact_rows(args, prepared, settings, encoder_name, topics, docs, args.levels, args.query_levels)
+    if args.baseline_encoder:
+        baseline, encoding["baseline"] = impact_rows(args, prepared, settings, args.baseline_encoder, topics, docs,
+                                                     [None], [None], label=BASELINE_LABEL)
+        rows += baseline
     bm25 = build_index(prepared.corpus_dir(PIVOT), args.work / "indexes" / "bm25", language=PIVOT)
     run, speed = search_speed(LuceneSearcher(str(bm25)), qids, texts, args, impact=False)
     rows.append({"level": "bm25", "method": "bm25", "value": None, "terms_per_doc": None,
                  "index_bytes": folder_bytes(bm25), **speed, "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
     print(format_row(rows[-1]), flush=True)
-    encoding = {"documents": len(docs), "document_seconds": round(doc_seconds, 2),
-                "documents_per_s": round(len(docs) / doc_seconds, 2), "queries": len(qids),
-                "query_seconds_with_model_loading": query_seconds}
     if args.dense_encoder != "none":
         from .dense_search import dense_rows
 
@@ -285,12 +309,20 @@ def format_row(row: dict[str, Any]) -> str:
 
 def speed_ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Each pruned-query impact row's Pyserini q/s over that of the same index searched with
-    unpruned queries (measured in the same run), per thread count."""
+    unpruned queries, and every impact row's over the baseline model's (all measured in this run),
+    per thread count."""
     unpruned = {r["level"]: r for r in rows if r.get("query_level") == "none"}
-    return [f"{r['level']} (queries {r['query_level']}): " +
-            " ".join(f"{t}t {q / unpruned[r['level']]['qps'][t]:.2f}x" for t, q in r["qps"].items()) +
-            " the q/s with unpruned queries"
-            for r in rows if r.get("query_level", "none") != "none" and r["level"] in unpruned]
+    lines = [f"{r['level']} (queries {r['query_level']}): " +
+             " ".join(f"{t}t {q / unpruned[r['level']]['qps'][t]:.2f}x" for t, q in r["qps"].items()) +
+             " the q/s with unpruned queries"
+             for r in rows if r.get("query_level", "none") != "none" and r["level"] in unpruned]
+    baseline = next((r for r in rows if r["method"] == BASELINE_LABEL.rstrip("-")), None)
+    if baseline:
+        lines += [f"{r['level']} (queries {r['query_level']}): " +
+                  " ".join(f"{t}t {q / baseline['qps'][t]:.2f}x" for t, q in r["qps"].items()) +
+                  " the baseline model's q/s (documents and queries unpruned)"
+                  for r in rows if "query_level" in r and r is not baseline]
+    return lines
 
 
 def plot(results: dict[str, Any], path: Path) -> Path:
@@ -310,6 +342,10 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     figure, axes = plt.subplots(2, 3, figsize=(13, 7), squeeze=False)
     for row_axes, method, label in zip(axes, ("topk", "mass"), ("top-k: terms kept per view", "mass: weight kept")):
         chosen = sorted((r for r in rows if r["method"] == method), key=lambda r: r["value"])
+        if not chosen:  # no level of this method was run: nothing to draw on a log axis
+            for axis in row_axes:
+                axis.set_visible(False)
+            continue
         for axis, (title, value) in zip(row_axes, measures):
             axis.plot([r["value"] for r in chosen], [value(r) for r in chosen], "o-", label=method)
             if unpruned:

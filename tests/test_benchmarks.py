@@ -79,16 +79,20 @@ def test_search_benchmark_tiny(tmp_path, official_checkpoint):
     args = ["--work", str(work), "--encoder", str(folder), "--languages", "en,de", "--levels", "topk:5",
             "--query-levels", "none", "topk:3", "--threads", "1", "--repeats", "1", "--max-length", "64",
             "--max-questions", "40", "--dense-encoder", str(dense), "--hnsw-m", "8", "--ef-construction", "40",
-            "--ef-search", "2000"]
+            "--ef-search", "2000", "--baseline-encoder", str(folder)]
     done = subprocess.run([sys.executable, "-m", "benchmarks.search", *args], cwd=REPO, check=True,
                           capture_output=True, text=True)
     results = json.loads((work / "search.json").read_text())
     by_queries = {(row["level"], row["query_level"]): row for row in results["rows"] if "query_level" in row}
-    assert set(by_queries) == {("topk:5", "none"), ("topk:5", "topk:3")}
+    assert set(by_queries) == {("topk:5", "none"), ("topk:5", "topk:3"), ("baseline-none", "none")}
     assert by_queries["topk:5", "none"]["terms_per_doc"] == by_queries["topk:5", "topk:3"]["terms_per_doc"]
     assert "topk:5 (queries topk:3): 1t " in done.stdout and "x the q/s with unpruned queries" in done.stdout
     rows = {row["level"]: row for row in results["rows"] if row.get("query_level") in (None, "none")}
-    assert set(rows) == {"topk:5", "bm25", "dense-flat", "dense-hnsw"} and results["encoding"]["queries"] == 80
+    assert set(rows) == {"topk:5", "baseline-none", "bm25", "dense-flat", "dense-hnsw"}
+    assert results["encoding"]["queries"] == 80 and results["encoding"]["baseline"]["queries"] == 80
+    # the baseline model is searched unpruned in the same run, and every impact row gets its ratio to it
+    assert rows["baseline-none"]["terms_per_doc"] > rows["topk:5"]["terms_per_doc"]
+    assert "topk:5 (queries topk:3): 1t " in done.stdout and "x the baseline model's q/s" in done.stdout
     assert results["encoding"]["dense"]["dimension"] == 32 and results["encoding"]["dense"]["documents_per_s"] > 0
     # an HNSW beam wider than the pool searches it exhaustively: the same ranking quality as the flat index
     assert rows["dense-hnsw"]["ndcg@10"] == rows["dense-flat"]["ndcg@10"]
@@ -98,3 +102,14 @@ def test_search_benchmark_tiny(tmp_path, official_checkpoint):
     assert set(rows["bm25"]["ndcg@10"]) == {"en-en", "de-en", "mean"}
     assert rows["bm25"]["ndcg@10"]["en-en"] > 0.3  # English BM25 on English sentences works
     assert (work / "search.png").stat().st_size > 10_000
+
+
+def test_search_plot_draws_runs_without_pruning_levels(tmp_path):
+    """Only the unpruned level and BM25 (e.g. a baseline-only run): the pruning panels stay empty
+    instead of failing on a log-scaled axis without data."""
+    from benchmarks.search import plot
+
+    row = {"index_bytes": 2 ** 20, "terms_per_doc": 100.0, "ndcg@10": {"mean": 0.5}, "query_level": "none"}
+    results = {"encoder": "model", "rows": [{**row, "level": "none", "method": "none", "value": None},
+                                            {**row, "level": "bm25", "method": "bm25", "value": None}]}
+    assert plot(results, tmp_path / "search.png").stat().st_size > 1_000
