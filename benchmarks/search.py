@@ -56,7 +56,7 @@ from .common import default_encoder, machine, median, set_threads, timed, write_
 
 DEFAULT_LEVELS = ("none", "topk:10", "topk:20", "topk:50", "topk:100", "mass:0.5", "mass:0.7", "mass:0.9")
 NDCG = "ndcg_cut_10"
-BASELINE_LABEL = "baseline-"
+BASELINE = "baseline"
 
 
 def parse_level(text: str) -> PruneSpec | None:
@@ -234,32 +234,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def impact_rows(args: argparse.Namespace, prepared: Prepared, settings: list[Setting], encoder_name: str,
-                topics: Path, docs: Sequence[Document], levels: Sequence[PruneSpec | None],
-                query_levels: Sequence[PruneSpec | None], label: str = "") -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Encode queries and documents with ``encoder_name``, then index and search every document level
-    with every query level; the rows and the encoding times. ``label`` prefixes level names and folders
-    (the baseline model's rows)."""
+                topics: Path, queries: tuple[list[str], list[str]], docs: Sequence[Document],
+                levels: Sequence[PruneSpec | None], query_levels: Sequence[PruneSpec | None],
+                label: str = "") -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Encode ``topics`` (``queries``: their ids and texts) and ``docs`` with ``encoder_name``, then index and
+    search every document level with every query level; the rows and the encoding times. A ``label``
+    (the baseline model's) prefixes level names and folders and is the rows' method."""
     from pyserini.search.lucene import LuceneImpactSearcher
 
-    qids, texts = read_topics(topics)
+    qids, texts = queries
+    prefix = f"{label}-" if label else ""
     query_files, query_seconds = {}, {}
     for query_spec in query_levels:
         query_name = level_name(query_spec)
-        query_files[query_name] = args.work / f"{label}queries-{query_name.replace(':', '-')}.jsonl"
+        query_files[query_name] = args.work / f"{prefix}queries-{query_name.replace(':', '-')}.jsonl"
         query_seconds[query_name] = round(encode_queries(encoder_name, topics, query_files[query_name],
                                                          args.max_length, query_spec), 2)
     encoder, vectors, doc_seconds = encode_documents(encoder_name, docs, args.batch_size, args.max_length)
     rows = []
     for spec in levels:
-        name = label + level_name(spec)
+        name = prefix + level_name(spec)
         folder = args.work / "vectors" / name.replace(":", "-")
         terms = write_level(encoder, docs, vectors, spec, folder, args.quantization_scale)
         index = build_index(folder, args.work / "indexes" / name.replace(":", "-"), impact=True)
-        for query_name, queries in query_files.items():
-            searcher = LuceneImpactSearcher(str(index), str(queries), min_idf=-1)
+        for query_name, query_file in query_files.items():
+            searcher = LuceneImpactSearcher(str(index), str(query_file), min_idf=-1)
             run, speed = search_speed(searcher, qids, texts, args, impact=True)
             rows.append({"level": name, "query_level": query_name,
-                         "method": label.rstrip("-") or (spec.method if spec else "none"),
+                         "method": label or (spec.method if spec else "none"),
                          "value": spec.value if spec else None, "terms_per_doc": round(terms, 1),
                          "index_bytes": folder_bytes(index), **speed,
                          "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
@@ -277,10 +279,11 @@ def run_levels(args: argparse.Namespace, prepared: Prepared, settings: list[Sett
 
     qids, texts = read_topics(topics)
     docs = list(CorpusReader(prepared.corpus_dir(PIVOT)).documents())
-    rows, encoding = impact_rows(args, prepared, settings, encoder_name, topics, docs, args.levels, args.query_levels)
+    rows, encoding = impact_rows(args, prepared, settings, encoder_name, topics, (qids, texts), docs, args.levels,
+                                 args.query_levels)
     if args.baseline_encoder:
-        baseline, encoding["baseline"] = impact_rows(args, prepared, settings, args.baseline_encoder, topics, docs,
-                                                     [None], [None], label=BASELINE_LABEL)
+        baseline, encoding["baseline"] = impact_rows(args, prepared, settings, args.baseline_encoder, topics,
+                                                     (qids, texts), docs, [None], [None], label=BASELINE)
         rows += baseline
     bm25 = build_index(prepared.corpus_dir(PIVOT), args.work / "indexes" / "bm25", language=PIVOT)
     run, speed = search_speed(LuceneSearcher(str(bm25)), qids, texts, args, impact=False)
@@ -307,20 +310,22 @@ def format_row(row: dict[str, Any]) -> str:
             f"{row['ndcg@10']['mean']:.4f} | Pyserini {speeds}" + (f" | Lucene alone {java}" if java else ""))
 
 
+def ratio_line(row: dict[str, Any], reference: dict[str, Any], what: str) -> str:
+    """``row``'s Pyserini q/s over ``reference``'s, per thread count, as one printed line."""
+    ratios = " ".join(f"{t}t {q / reference['qps'][t]:.2f}x" for t, q in row["qps"].items())
+    return f"{row['level']} (queries {row['query_level']}): {ratios} {what}"
+
+
 def speed_ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Each pruned-query impact row's Pyserini q/s over that of the same index searched with
     unpruned queries, and every impact row's over the baseline model's (all measured in this run),
     per thread count."""
     unpruned = {r["level"]: r for r in rows if r.get("query_level") == "none"}
-    lines = [f"{r['level']} (queries {r['query_level']}): " +
-             " ".join(f"{t}t {q / unpruned[r['level']]['qps'][t]:.2f}x" for t, q in r["qps"].items()) +
-             " the q/s with unpruned queries"
+    lines = [ratio_line(r, unpruned[r["level"]], "the q/s with unpruned queries")
              for r in rows if r.get("query_level", "none") != "none" and r["level"] in unpruned]
-    baseline = next((r for r in rows if r["method"] == BASELINE_LABEL.rstrip("-")), None)
+    baseline = next((r for r in rows if r["method"] == BASELINE), None)
     if baseline:
-        lines += [f"{r['level']} (queries {r['query_level']}): " +
-                  " ".join(f"{t}t {q / baseline['qps'][t]:.2f}x" for t, q in r["qps"].items()) +
-                  " the baseline model's q/s (documents and queries unpruned)"
+        lines += [ratio_line(r, baseline, "the baseline model's q/s (documents and queries unpruned)")
                   for r in rows if "query_level" in r and r is not baseline]
     return lines
 

@@ -5,14 +5,14 @@ import argparse
 import time
 from pathlib import Path
 
-from .build import DELTA_FILES, base_model_folder, ensure_mini_model
+from .build import DELTA_FILES, STAGE1_DELTAS, base_model_folder, ensure_mini_model
 
 
 def build_folder(args: argparse.Namespace) -> Path:
     """The model the flags name, built (or found in the cache): its folder."""
     if args.base:
         return base_model_folder()
-    return ensure_mini_model(DELTA_FILES[:1] if args.stage1 else DELTA_FILES)
+    return ensure_mini_model(STAGE1_DELTAS if args.stage1 else DELTA_FILES)
 
 
 def main(argv: list[str] | None = None) -> None:

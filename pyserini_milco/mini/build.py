@@ -27,6 +27,9 @@ from .wheels import cache_root
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 #: The shipped deltas, one per training stage, applied in this order, and how each was made.
 DELTA_FILES = (DATA_DIR / "milco-mini-align.safetensors", DATA_DIR / "milco-mini-heads.safetensors")
+#: milco-mini-stage1: the parts + the stage-1 delta only, milco-mini before its heads were trained
+#: (what the shipped heads were trained from, and the model issue 11 was filed on).
+STAGE1_DELTAS = DELTA_FILES[:1]
 _TRAINED_BY = {
     "milco-mini-align.safetensors": "python -m pyserini_milco.train align --student milco-mini-base --teacher splade-tiny --out DIR",
     "milco-mini-heads.safetensors": ("python -m pyserini_milco.train echo --train-bias --student DIR/model "

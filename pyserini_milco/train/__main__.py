@@ -209,9 +209,9 @@ def resolve_mini_student(args: argparse.Namespace) -> None:
     """``milco-mini`` names the shipped model, ``milco-mini-stage1`` the shipped model up to stage 1
     (what the shipped heads were trained from); both are built on first use."""
     if args.student in ("milco-mini", "milco-mini-stage1"):
-        from ..mini.build import DELTA_FILES, ensure_mini_model
+        from ..mini.build import DELTA_FILES, STAGE1_DELTAS, ensure_mini_model
 
-        args.student = str(ensure_mini_model(DELTA_FILES if args.student == "milco-mini" else DELTA_FILES[:1]))
+        args.student = str(ensure_mini_model(DELTA_FILES if args.student == "milco-mini" else STAGE1_DELTAS))
 
 
 def run_distill(args: argparse.Namespace) -> dict:
