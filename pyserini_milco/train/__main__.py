@@ -153,8 +153,20 @@ def add_echo_parser(sub) -> None:
     echo.add_argument("--train-bias", action="store_true",
                       help="also train the English decoder's bias: a per-term threshold on the pivot view")
     echo.add_argument("--bias-lr", type=float, default=1e-2, help="peak learning rate of the decoder bias")
-    echo.add_argument("--pivot-l1-q", type=float, default=0.0, help="L1 weight on the queries' pivot view (with --train-bias)")
-    echo.add_argument("--pivot-l1-d", type=float, default=0.0, help="L1 weight on the passages' pivot view (with --train-bias)")
+    echo.add_argument("--pivot-l1-q", type=float, default=0.0,
+                      help="L1 weight on the queries' pivot view (with --train-bias or --train-connector)")
+    echo.add_argument("--pivot-l1-d", type=float, default=0.0,
+                      help="L1 weight on the passages' pivot view (with --train-bias or --train-connector)")
+    echo.add_argument("--train-connector", action="store_true",
+                      help="also train the connector and the English head's transform, on the cached backbone states "
+                           "(logits recomputed at each text's cached terms; the development set over the whole vocabulary)")
+    echo.add_argument("--connector-lr", type=float, default=3e-4, help="peak learning rate of the connector and head transform")
+    echo.add_argument("--logit-margin", type=float, default=1.0,
+                      help="cache each text's decoder logits above -MARGIN: how far the bias may rise, and the candidate "
+                           "terms of --train-connector (a smaller margin is faster)")
+    echo.add_argument("--freeze-multiplier", action="store_true",
+                      help="keep the loss's multiplier on the student's scores at its starting value (matched to the "
+                           "teacher's spread) instead of training it")
     echo.add_argument("--init", choices=("uniform", "keep"), default="uniform",
                       help="uniform: start every token at weight `scale` (echo weight 0, bias 1); keep: the checkpoint's head")
     echo.add_argument("--query-max-length", type=int, default=64, help="tokens per query")
@@ -242,7 +254,8 @@ def run_echo(args: argparse.Namespace) -> dict:
         temperature=args.temperature, groups=args.groups, steps=args.steps, batch_size=args.batch_size,
         negatives=args.negatives, lr=args.lr, warmup=args.warmup, source_l1_q=args.source_l1_q,
         source_l1_d=args.source_l1_d, train_bias=args.train_bias, bias_lr=args.bias_lr, pivot_l1_q=args.pivot_l1_q,
-        pivot_l1_d=args.pivot_l1_d,
+        pivot_l1_d=args.pivot_l1_d, train_connector=args.train_connector, connector_lr=args.connector_lr,
+        logit_margin=args.logit_margin, train_multiplier=not args.freeze_multiplier,
         uniform_init=args.init == "uniform", query_max_length=args.query_max_length,
         passage_max_length=args.passage_max_length, dev_settings=args.dev_settings.split(","),
         dev_query_prune=parse_optional_prune(args.dev_query_prune, DEFAULT_QUERY_PRUNE), validate_every=args.validate_every,

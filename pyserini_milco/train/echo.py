@@ -1,5 +1,6 @@
-"""Stage 2 for the heads alone: KL distillation with the backbone and connector frozen, training
-LexEcho and, with ``train_bias``, the English decoder's bias (a per-term threshold on the pivot view).
+"""Stage 2 for the heads alone: KL distillation with the backbone frozen, training LexEcho and,
+with ``train_bias``, the English decoder's bias (a per-term threshold on the pivot view), and with
+``train_connector`` the connector and the English head's transform as well.
 
 Why a trainer of its own: in both full stage-2 runs of milco-mini on the CPU (see
 ``docs/milco-mini.md``) every LexEcho output went below zero early, where the ReLU passes no
@@ -12,9 +13,16 @@ With the backbone and connector frozen, each text's backbone token states and it
 logits are fixed: they are computed once (one forward pass per distinct text), and a step runs only
 the 1 × hidden echo head over cached states and, with ``train_bias``, re-applies the bias to the
 cached logits: the pivot view is ``log1p(relu(max_t z_t + b))`` and the bias ``b`` is the same for
-every token, so ``max_t (z_t + b) = max_t z_t + b``. Only the logits above ``-LOGIT_MARGIN`` are
+every token, so ``max_t (z_t + b) = max_t z_t + b``. Only the logits above ``-logit_margin`` are
 cached, so the bias may rise by at most that much (it is clamped there); falling is unlimited, and
 with an L1 on the pivot view it is how terms are cut. Thousands of steps take minutes on a CPU.
+
+With ``train_connector`` the logits move with the connector, so a step recomputes them from the
+cached backbone states, but only at each text's cached terms (its *candidates*): the max over
+tokens is found without gradients, then the winning token's logit of each live term is recomputed
+with them, which gives the gradient the whole vocabulary would give at those terms (a term outside
+the candidates counts as zero). The development set is scored over the whole vocabulary, as
+encoding does. A step then costs about a second.
 The development set is cached the same way, and scored as the stock search scores: queries pruned
 by :data:`~pyserini_milco.integration.plugin.DEFAULT_QUERY_PRUNE`.
 
@@ -45,12 +53,16 @@ from .groups import TrainingGroup, read_groups
 from .teachers import FILE_TEACHER, load_teacher
 
 BEST_FILE = "best-echo.pt"
+#: the loss's own trained multiplier on the student's scores, kept in the resumable state
+MULTIPLIER = "loss.log_multiplier"
 #: every token's starting weight: milco-mini's source scores then spread a quarter as much as its
 #: pivot scores within a group (a scale of 1 spreads them as much: the source view would drown the pivot)
 UNIFORM_SCALE = 0.5
-#: decoder logits (bias included) cached per text: those above -LOGIT_MARGIN
+#: decoder logits (bias included) cached per text by default: those above -LOGIT_MARGIN
 LOGIT_MARGIN = 1.0
 DECODER_BIAS = "mlm_head.predictions.bias"
+#: what ``train_connector`` also trains: the connector and the English head's transform (name prefixes)
+CONNECTOR_PREFIXES = ("projector.", "mlm_head.predictions.transform.")
 
 
 @dataclasses.dataclass
@@ -73,6 +85,10 @@ class EchoSettings:
     bias_lr: float = 1e-2
     pivot_l1_q: float = 0.0
     pivot_l1_d: float = 0.0
+    train_connector: bool = False
+    connector_lr: float = 3e-4
+    logit_margin: float = LOGIT_MARGIN
+    train_multiplier: bool = True
     uniform_init: bool = True
     query_max_length: int = 64
     passage_max_length: int = 256
@@ -88,7 +104,7 @@ class EchoSettings:
 class FrozenText:
     """What the frozen model gives one text: its token ids ``[L]``, backbone states ``[L, H]``
     (float16, to halve the cache) and max-pooled decoder logits without the decoder bias, at the
-    terms whose logit with the bias is above ``-LOGIT_MARGIN``."""
+    terms whose logit with the bias is above ``-margin``."""
 
     ids: torch.Tensor
     states: torch.Tensor
@@ -97,7 +113,7 @@ class FrozenText:
 
 @torch.inference_mode()
 def freeze_texts(model: MilcoModel, tokenizer, texts: Sequence[str], max_length: int, desc: str,
-                 batch_size: int = 32) -> dict[str, FrozenText]:
+                 batch_size: int = 32, margin: float = LOGIT_MARGIN) -> dict[str, FrozenText]:
     """Every distinct text of ``texts`` through the frozen model, in batches of similar length."""
     unique = sorted(set(texts), key=len)
     cache: dict[str, FrozenText] = {}
@@ -110,7 +126,7 @@ def freeze_texts(model: MilcoModel, tokenizer, texts: Sequence[str], max_length:
         logits = model.token_max_logits(states, lengths, relu=False)
         bias = model.mlm_head.predictions.bias
         for text, row, text_states, vector in zip(chunk, ids, states.split(lengths), logits):
-            kept = (vector > -LOGIT_MARGIN).nonzero().squeeze(1)
+            kept = (vector > -margin).nonzero().squeeze(1)
             cache[text] = FrozenText(torch.tensor(row), text_states.half(),
                                      SparseVector(kept.numpy().astype(np.int64), (vector - bias)[kept].numpy()))
     return cache
@@ -131,6 +147,55 @@ def pivot_vector(text: FrozenText, bias: torch.Tensor) -> SparseVector:
     weights = np.log1p(np.maximum(text.logits.values + bias.detach().numpy()[text.logits.indices], 0.0))
     kept = weights > 0
     return SparseVector(text.logits.indices[kept], weights[kept].astype(np.float32))
+
+
+def candidate_pivot_rows(model: MilcoModel, texts: Sequence[FrozenText], pad_id: int, chunk: int = 32) -> torch.Tensor:
+    """The pivot view ``[N, Ve]`` of cached texts recomputed from their backbone states through the
+    current connector and head, at each text's cached terms only; differentiable in the connector,
+    the head's transform and the decoder bias.
+
+    The max over tokens is found without gradients (texts sorted by candidate count, so a chunk's
+    padding stays small); then only the winning token's logit of each live (positive) term is
+    recomputed with gradients: the same gradient as the full max, at a fraction of the memory.
+    """
+    predictions = model.mlm_head.predictions
+    order = sorted(range(len(texts)), key=lambda i: (len(texts[i].logits), len(texts[i].ids)))
+    texts = [texts[i] for i in order]
+    _, states, mask = padded(texts, pad_id)
+    candidates = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(t.logits.indices) for t in texts],
+                                                 batch_first=True, padding_value=-1)
+    columns = candidates.clamp(min=0)
+    tokens = predictions.transform(torch.nn.functional.gelu(model.projector(states)))
+    lengths, counts = mask.sum(dim=1), (candidates >= 0).sum(dim=1)
+    found = []
+    with torch.no_grad():
+        for start in range(0, len(texts), chunk):
+            part = slice(start, start + chunk)
+            length, count = int(lengths[part].max()), int(counts[part].max())
+            vocab = columns[part, :count]
+            logits = torch.einsum("nlh,nch->nlc", tokens[part, :length], predictions.decoder.weight[vocab])
+            logits = (logits + predictions.bias[vocab][:, None, :]).masked_fill(~mask[part, :length, None].bool(), float("-inf"))
+            best, winner = logits.max(dim=1)
+            text, column = ((best > 0) & (candidates[part, :count] >= 0)).nonzero(as_tuple=True)
+            found.append((text + start, vocab[text, column], winner[text, column]))
+    text, term, token = (torch.cat(parts) for parts in zip(*found))
+    live = (tokens[text, token] * predictions.decoder.weight[term]).sum(dim=1) + predictions.bias[term]
+    rows = torch.zeros(len(texts), predictions.bias.shape[0]).index_put((text, term), torch.log1p(torch.relu(live)))
+    return rows[torch.argsort(torch.tensor(order))]
+
+
+@torch.inference_mode()
+def recomputed_pivot_vectors(model: MilcoModel, texts: Sequence[FrozenText], batch_size: int = 64) -> list[SparseVector]:
+    """The pivot view of cached texts over the whole vocabulary, from their backbone states through
+    the current connector and head (what encoding gives)."""
+    vectors = []
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start:start + batch_size]
+        rows = torch.log1p(model.token_max_logits(torch.cat([t.states.float() for t in chunk]), [len(t.ids) for t in chunk]))
+        for row in rows:
+            kept = row.nonzero().squeeze(1)
+            vectors.append(SparseVector(kept.numpy().astype(np.int64), row[kept].numpy()))
+    return vectors
 
 
 def padded(texts: Sequence[FrozenText], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -167,35 +232,45 @@ class EchoTrainer(StepLoop):
                 model.echo.bias.fill_(1.0)
                 model.scale.fill_(UNIFORM_SCALE)
         names = {*ECHO_PARAMETERS, *((DECODER_BIAS,) if settings.train_bias else ())}
-        self.trainable = {name: param for name, param in model.named_parameters() if name in names}
+        prefixes = CONNECTOR_PREFIXES if settings.train_connector else ()
+        self.trainable = {name: param for name, param in model.named_parameters()
+                          if name in names or name.startswith(prefixes)}
         for param in self.trainable.values():
             param.requires_grad_(True)
         self.bias = model.mlm_head.predictions.bias
-        self.bias_ceiling = self.bias.detach().clone() + LOGIT_MARGIN
+        self.bias_ceiling = self.bias.detach().clone() + settings.logit_margin
         self.groups = self.choose_groups()
         self.queries = freeze_texts(model, self.tokenizer, [g.query for g in self.groups],
-                                    settings.query_max_length, "freeze queries")
+                                    settings.query_max_length, "freeze queries", margin=settings.logit_margin)
         self.passages = freeze_texts(model, self.tokenizer, [p for g in self.groups for p in g.passages],
-                                     settings.passage_max_length, "freeze passages")
+                                     settings.passage_max_length, "freeze passages", margin=settings.logit_margin)
+        self.pivot_moves = settings.train_bias or settings.train_connector
         self.fixed_pivot: torch.Tensor | None = None
-        if not settings.train_bias:
+        if not self.pivot_moves:
             self.fixed_pivot = self.all_pivot_scores()
         self.teacher_scores = load_teacher(settings.teacher, settings.temperature).score(self.groups).float()
         self.devset = load_devset(settings.dev) if settings.dev else None
         self.dev_cache = self.freeze_devset() if self.devset else {}
         # the loss's own multiplier on the student's scores: the frozen pivot scores are ~5x as spread
         # as the teacher's logits, and only a global factor (which changes no ranking) can match them
-        self.log_multiplier = torch.nn.Parameter(torch.tensor(self.initial_log_multiplier()))
-        self.state = {**self.trainable, "loss.log_multiplier": self.log_multiplier}
+        self.log_multiplier = torch.nn.Parameter(torch.tensor(self.initial_log_multiplier()),
+                                                 requires_grad=settings.train_multiplier)
+        self.state = {**self.trainable, MULTIPLIER: self.log_multiplier}
         self.optimizer = torch.optim.AdamW(self.parameter_groups(), weight_decay=0.0)
         self.order = seeded_batches(list(range(len(self.groups))), settings.batch_size, settings.steps, settings.seed)
         self.step, self.best = 0, {"step": None, "ndcg@10_mean": -1.0}
         self.pivot_only: float | None = None
 
     def parameter_groups(self) -> list[dict]:
-        bias = [p for n, p in self.trainable.items() if n == DECODER_BIAS]
-        rest = [p for n, p in self.state.items() if n != DECODER_BIAS]
-        return [{"params": rest, "peak": self.s.lr}, *([{"params": bias, "peak": self.s.bias_lr}] if bias else [])]
+        """The optimizer's groups, each with its peak learning rate: the decoder bias, the connector
+        and head transform, and the rest (LexEcho, and the loss's multiplier when it is trained)."""
+        peaks = {"bias": self.s.bias_lr, "connector": self.s.connector_lr, "rest": self.s.lr}
+        params: dict[str, list[torch.Tensor]] = {kind: [] for kind in peaks}
+        for name, param in self.state.items():
+            if param.requires_grad:
+                kind = "bias" if name == DECODER_BIAS else "connector" if name.startswith(CONNECTOR_PREFIXES) else "rest"
+                params[kind].append(param)
+        return [{"params": params[kind], "peak": peak} for kind, peak in peaks.items() if params[kind]]
 
     def choose_groups(self) -> list[TrainingGroup]:
         """A seeded sample of ``groups`` groups from the file (all of them if it holds fewer)."""
@@ -225,9 +300,11 @@ class EchoTrainer(StepLoop):
         pools = {setting.split("-")[1] for setting in self.s.dev_settings}
         query_texts = [t for language in sorted(queries) for t in self.devset.topics(language)[1]]
         pool_texts = [t for language in sorted(pools) for t in self.devset.pool(language)[1]]
-        return {"query": freeze_texts(self.model, self.tokenizer, query_texts, self.s.query_max_length, "freeze dev queries"),
+        margin = self.s.logit_margin
+        return {"query": freeze_texts(self.model, self.tokenizer, query_texts, self.s.query_max_length, "freeze dev queries",
+                                      margin=margin),
                 "passage": freeze_texts(self.model, self.tokenizer, pool_texts, self.s.passage_max_length,
-                                        "freeze dev passages")}
+                                        "freeze dev passages", margin=margin)}
 
     def echo_weights(self, texts: Sequence[FrozenText]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids ``[N, L]`` and LexEcho weights ``[N, L]`` (0 on padding) of cached texts."""
@@ -239,6 +316,19 @@ class EchoTrainer(StepLoop):
         groups = [self.groups[i] for i in batch]
         return [self.queries[g.query] for g in groups], [self.passages[p] for g in groups for p in g.passages]
 
+    def pivot_rows(self, texts: Sequence[FrozenText]) -> torch.Tensor:
+        """The pivot view ``[N, Ve]`` of cached texts under the current trainable tensors."""
+        if self.s.train_connector:
+            return candidate_pivot_rows(self.model, texts, self.tokenizer.pad_token_id)
+        return pivot_rows(texts, self.bias)
+
+    def pivot_vectors(self, texts: Sequence[FrozenText]) -> list[SparseVector]:
+        """The pivot view of cached texts as the encoder would give it now (over the whole
+        vocabulary when the connector trains)."""
+        if self.s.train_connector:
+            return recomputed_pivot_vectors(self.model, texts)
+        return [pivot_vector(t, self.bias) for t in texts]
+
     def pivot_part(self, batch: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, float]:
         """Pivot-view scores ``[B, group_size]`` of the groups ``batch`` (the cached ones when the bias
         is frozen), the queries' and passages' L1 (mean per text) and their terms per text."""
@@ -246,7 +336,7 @@ class EchoTrainer(StepLoop):
             zero = torch.zeros(())
             return self.fixed_pivot[batch], zero, zero, float("nan"), float("nan")
         queries, passages = self.batch_texts(batch)
-        q, p = pivot_rows(queries, self.bias), pivot_rows(passages, self.bias)
+        q, p = self.pivot_rows(queries), self.pivot_rows(passages)
         scores = torch.einsum("bv,bgv->bg", q, p.view(len(batch), self.s.negatives + 1, -1))
         return (scores, q.sum(dim=1).mean(), p.sum(dim=1).mean(), (q > 0).sum(dim=1).float().mean().item(),
                 (p > 0).sum(dim=1).float().mean().item())
@@ -280,7 +370,7 @@ class EchoTrainer(StepLoop):
 
     @torch.no_grad()
     def after_update(self) -> None:
-        """Logits under ``-LOGIT_MARGIN`` are not cached: the bias may not rise past its ceiling."""
+        """Logits under ``-logit_margin`` are not cached: the bias may not rise past its ceiling."""
         self.bias.copy_(torch.minimum(self.bias, self.bias_ceiling))
 
     def postfix(self, parts: dict[str, float]) -> dict[str, str]:
@@ -294,11 +384,18 @@ class EchoTrainer(StepLoop):
         pivot_size = self.model.config.en_vocab_size
         dimension = pivot_size + self.model.config.m_vocab_size
         counts: dict[str, list[int]] = {"query": [], "passage": []}
+        pivots: dict[tuple[str, str], SparseVector] = {}  # each text's pivot view, computed once
+
+        def pivot_views(cached: Sequence[FrozenText], texts: Sequence[str], kind: str) -> list[SparseVector]:
+            missing = [i for i, t in enumerate(texts) if (kind, t) not in pivots]
+            for i, vector in zip(missing, self.pivot_vectors([cached[i] for i in missing])):
+                pivots[kind, texts[i]] = vector
+            return [pivots[kind, t] for t in texts]
 
         def encoder(with_source: bool):
             def encode(texts: Sequence[str], kind: str):
                 cached = [self.dev_cache[kind][t] for t in texts]
-                vectors = [pivot_vector(t, self.bias) for t in cached]
+                vectors = pivot_views(cached, texts, kind)
                 if with_source:
                     _, weights = self.echo_weights(cached)
                     vectors = [SparseVector.concat([v, source_vector(t, w[:len(t.ids)], pivot_size)])
@@ -310,7 +407,7 @@ class EchoTrainer(StepLoop):
             return encode
 
         metrics = evaluate_retriever(self.devset, encoder(True), self.s.dev_settings)
-        if self.pivot_only is None or self.s.train_bias:  # the pivot view changes only with the bias
+        if self.pivot_only is None or self.pivot_moves:
             self.pivot_only = evaluate_retriever(self.devset, encoder(False), self.s.dev_settings)["ndcg@10_mean"]
         metrics.update({"pivot_ndcg@10_mean": self.pivot_only,
                         "dev_query_terms": round(float(np.mean(counts["query"])), 1),
@@ -327,7 +424,8 @@ class EchoTrainer(StepLoop):
             with torch.no_grad():
                 for name, value in torch.load(best).items():
                     self.trainable[name].copy_(value)
-        metadata = {"student": self.s.student, "stage": "echo+bias" if self.s.train_bias else "echo", "steps": str(self.s.steps),
+        stage = "+".join(["echo", *(["bias"] if self.s.train_bias else []), *(["connector"] if self.s.train_connector else [])])
+        metadata = {"student": self.s.student, "stage": stage, "steps": str(self.s.steps),
                     "best_step": str(self.best["step"]), "groups": str(len(self.groups))}
         write_delta(self.s.out / DELTA_FILE, self.trainable, metadata)
         save_checkpoint(self.model, self.tokenizer, self.en_tokens, self.s.out / "model")

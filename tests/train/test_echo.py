@@ -11,8 +11,8 @@ from safetensors import safe_open
 from pyserini_milco.encoding.encoder import MilcoEncoder
 from pyserini_milco.encoding.names import load_checkpoint
 from pyserini_milco.encoding.terms import SparseVector
-from pyserini_milco.train.echo import (UNIFORM_SCALE, EchoSettings, EchoTrainer, FrozenText, freeze_texts, pivot_rows,
-                                       pivot_vector, source_vector)
+from pyserini_milco.train.echo import (UNIFORM_SCALE, EchoSettings, EchoTrainer, FrozenText, candidate_pivot_rows,
+                                       freeze_texts, pivot_rows, pivot_vector, recomputed_pivot_vectors, source_vector)
 from tiny import TEXTS
 
 from .conftest import assert_rebuilds, assert_same_delta
@@ -113,3 +113,45 @@ def test_bias_training_with_a_pivot_l1_cuts_terms_and_exports_the_bias(parts, tm
     assert "mlm_head.predictions.bias" in delta.keys() and delta.metadata()["stage"] == "echo+bias"
     merged, *_ = load_checkpoint(result["model"])
     assert torch.equal(merged.mlm_head.predictions.bias, delta.get_tensor("mlm_head.predictions.bias"))
+
+
+def test_candidate_rows_are_the_full_pivot_view_and_carry_gradients(parts):
+    model, tokenizer, _, _ = load_checkpoint(parts / "student")
+    model.eval()
+    cache = freeze_texts(model, tokenizer, TEXTS[:5], 64, "freeze", margin=1e9)  # every term is a candidate
+    texts = [cache[t] for t in TEXTS[:5]]
+    rows = candidate_pivot_rows(model.requires_grad_(True), texts, tokenizer.pad_token_id, chunk=2)
+    for row, vector in zip(rows, recomputed_pivot_vectors(model, texts, batch_size=2)):
+        kept = row.nonzero().squeeze(1)
+        assert kept.tolist() == vector.indices.tolist()
+        np.testing.assert_allclose(row[kept].detach().numpy(), vector.values, rtol=1e-5, atol=1e-6)
+    for text, vector in zip(texts, recomputed_pivot_vectors(model, texts)):  # and the frozen logits agree
+        cached = pivot_vector(text, model.mlm_head.predictions.bias)
+        assert cached.indices.tolist() == vector.indices.tolist()
+    rows.sum().backward()
+    assert model.projector.weight.grad.abs().sum() > 0
+    assert model.mlm_head.predictions.transform.dense.weight.grad.abs().sum() > 0
+    assert model.mlm_head.predictions.decoder.weight.grad.abs().sum() > 0  # flows, though train echo never steps it
+
+
+def test_connector_training_resumes_exports_and_rebuilds(parts, tmp_path):
+    extra = dict(train_bias=True, train_connector=True, connector_lr=1e-2, pivot_l1_q=1e-2, pivot_l1_d=1e-2,
+                 train_multiplier=False, logit_margin=3.0)
+    straight = EchoTrainer(settings(parts, tmp_path / "a", 4, **extra))
+    multiplier = straight.log_multiplier.item()
+    before = straight.model.projector.weight.detach().clone()
+    result = straight.train()
+    assert straight.log_multiplier.item() == multiplier  # frozen: matched to the teacher once, at the start
+    last = torch.load(tmp_path / "a" / "trainer-state.pt", weights_only=False)["trainable"]
+    assert not torch.equal(last["projector.weight"], before)  # the connector trained (the best step is exported)
+    first = EchoTrainer(settings(parts, tmp_path / "b", 4, **extra))
+    first.s.steps = 2
+    first.train()
+    EchoTrainer(settings(parts, tmp_path / "b", 4, **extra)).train(resume=True)
+    delta = safe_open(str(tmp_path / "a" / "delta.safetensors"), "pt")
+    assert delta.metadata()["stage"] == "echo+bias+connector"
+    assert {"projector.weight", "projector.bias", "mlm_head.predictions.transform.dense.weight",
+            "mlm_head.predictions.transform.LayerNorm.bias", "mlm_head.predictions.bias"} <= set(delta.keys())
+    assert not any(key.startswith(("m_model.", "mlm_head.predictions.decoder")) for key in delta.keys())
+    assert_same_delta(tmp_path / "a" / "delta.safetensors", tmp_path / "b" / "delta.safetensors")
+    assert_rebuilds(parts / "student", tmp_path / "a" / "delta.safetensors", result["model"])
