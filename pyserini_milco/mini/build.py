@@ -3,9 +3,9 @@
 ``milco-mini-base`` is the untrained assembly (e5-small → new connector → SPLADE-tiny head, echo);
 ``milco-mini`` is that plus, in order, ``pyserini_milco/data/milco-mini-align.safetensors``
 (adapters and connector from stage 1, merged exactly, see :mod:`pyserini_milco.modeling.adapters`)
-and ``milco-mini-heads.safetensors`` (stage 2 for the heads, ``train echo --train-bias``: the
-LexEcho head and the English decoder's bias); see
-``docs/milco-mini.md``. Every machine builds the same weights bit for bit. Both models are saved as
+and ``milco-mini-heads.safetensors`` (stage 2 above the frozen backbone, ``train echo --train-bias
+--train-connector``: the LexEcho head, the English decoder's bias, and a re-trained connector and
+head transform, which replace stage 1's); see ``docs/milco-mini.md``. Every machine builds the same weights bit for bit. Both models are saved as
 self-contained checkpoints in the cache, named by the deltas' digest; a second build finds them and
 returns at once.
 """
@@ -32,8 +32,8 @@ DELTA_FILES = (DATA_DIR / "milco-mini-align.safetensors", DATA_DIR / "milco-mini
 STAGE1_DELTAS = DELTA_FILES[:1]
 _TRAINED_BY = {
     "milco-mini-align.safetensors": "python -m pyserini_milco.train align --student milco-mini-base --teacher splade-tiny --out DIR",
-    "milco-mini-heads.safetensors": ("python -m pyserini_milco.train echo --train-bias --student DIR/model "
-                                     "--train GROUPS --out DIR2"),
+    "milco-mini-heads.safetensors": ("python -m pyserini_milco.train echo --train-bias --train-connector "
+                                     "--student DIR/model --train GROUPS --out DIR2"),
 }
 COMPLETE_MARK = "build.json"
 

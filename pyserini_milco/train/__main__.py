@@ -4,7 +4,8 @@
 * ``groups``: stage-2 training groups (query, positive, negatives, teacher scores) and a development
   set from NTREX-128, scored and mined by multilingual-e5-small;
 * ``distill``: stage 2, KL distillation from a teacher over each group, with a sparsity penalty;
-* ``echo``: stage 2 for the LexEcho head alone, on a frozen model (fast on a CPU).
+* ``echo``: stage 2 above the frozen backbone (LexEcho; with flags the decoder bias, the connector and
+  the head's transform), on cached backbone states (fast on a CPU).
 """
 from __future__ import annotations
 
@@ -128,7 +129,7 @@ def add_distill_parser(sub) -> None:
 
 
 def add_echo_parser(sub) -> None:
-    echo = sub.add_parser("echo", help="stage 2 for LexEcho alone: KL distillation with the rest of the model frozen",
+    echo = sub.add_parser("echo", help="stage 2 above the frozen backbone: LexEcho, and optionally the decoder bias and the connector",
                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     echo.add_argument("--student", required=True,
                       help="MILCO checkpoint whose heads are trained: a folder, a hub id, 'milco-mini' or 'milco-mini-stage1' "
@@ -162,8 +163,8 @@ def add_echo_parser(sub) -> None:
                            "(logits recomputed at each text's cached terms; the development set over the whole vocabulary)")
     echo.add_argument("--connector-lr", type=float, default=3e-4, help="peak learning rate of the connector and head transform")
     echo.add_argument("--logit-margin", type=float, default=1.0,
-                      help="cache each text's decoder logits above -MARGIN: how far the bias may rise, and the candidate "
-                           "terms of --train-connector (a smaller margin is faster)")
+                      help="cache each text's decoder logits above -MARGIN: how far the bias may rise (with the "
+                           "connector frozen), or the candidate terms of --train-connector (smaller is faster)")
     echo.add_argument("--freeze-multiplier", action="store_true",
                       help="keep the loss's multiplier on the student's scores at its starting value (matched to the "
                            "teacher's spread) instead of training it")

@@ -370,8 +370,12 @@ class EchoTrainer(StepLoop):
 
     @torch.no_grad()
     def after_update(self) -> None:
-        """Logits under ``-logit_margin`` are not cached: the bias may not rise past its ceiling."""
-        self.bias.copy_(torch.minimum(self.bias, self.bias_ceiling))
+        """Logits under ``-logit_margin`` are not cached: with the connector frozen the bias may not
+        rise past its ceiling (the cached pivot view would be wrong). With the connector trained,
+        the logits are recomputed at the candidates and validation sees the whole vocabulary, so
+        the bias is left free, as the shipped connector run trained it."""
+        if not self.s.train_connector:
+            self.bias.copy_(torch.minimum(self.bias, self.bias_ceiling))
 
     def postfix(self, parts: dict[str, float]) -> dict[str, str]:
         return {**super().postfix(parts), "scale": f"{parts['scale']:.2f}"}
