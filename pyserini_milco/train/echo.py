@@ -1,4 +1,4 @@
-"""Stage 2 for the heads alone: KL distillation with the backbone frozen, training LexEcho and,
+"""Stage 2 above the frozen backbone: KL distillation training LexEcho and,
 with ``train_bias``, the English decoder's bias (a per-term threshold on the pivot view), and with
 ``train_connector`` the connector and the English head's transform as well.
 
@@ -14,7 +14,8 @@ logits are fixed: they are computed once (one forward pass per distinct text), a
 the 1 × hidden echo head over cached states and, with ``train_bias``, re-applies the bias to the
 cached logits: the pivot view is ``log1p(relu(max_t z_t + b))`` and the bias ``b`` is the same for
 every token, so ``max_t (z_t + b) = max_t z_t + b``. Only the logits above ``-logit_margin`` are
-cached, so the bias may rise by at most that much (it is clamped there); falling is unlimited, and
+cached, so the bias may rise by at most that much (it is clamped there while the connector is
+frozen); falling is unlimited, and
 with an L1 on the pivot view it is how terms are cut. Thousands of steps take minutes on a CPU.
 
 With ``train_connector`` the logits move with the connector, so a step recomputes them from the
@@ -23,12 +24,14 @@ tokens is found without gradients, then the winning token's logit of each live t
 with them, which gives the gradient the whole vocabulary would give at those terms (a term outside
 the candidates counts as zero). The development set is scored over the whole vocabulary, as
 encoding does. A step then costs about a second.
+
 The development set is cached the same way, and scored as the stock search scores: queries pruned
 by :data:`~pyserini_milco.integration.plugin.DEFAULT_QUERY_PRUNE`.
 
 What it writes (``OUT/``): the log, resumable state, ``delta.safetensors`` (``echo.weight``,
-``echo.bias``, ``scale`` and, with ``train_bias``, ``mlm_head.predictions.bias``: the best
-development checkpoint, else the last) and the merged model.
+``echo.bias``, ``scale``, with ``train_bias`` ``mlm_head.predictions.bias``, with ``train_connector``
+``projector.*`` and ``mlm_head.predictions.transform.*``: the best development checkpoint, else the
+last) and the merged model.
 """
 from __future__ import annotations
 
