@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..encoding.encoder import pad_sequences
+from ..encoding.encoder import pad_sequences, split_rows
 from ..encoding.pruning import PruneSpec, prune
 from ..encoding.terms import SparseVector
 from ..integration.plugin import DEFAULT_QUERY_PRUNE
@@ -195,9 +195,7 @@ def recomputed_pivot_vectors(model: MilcoModel, texts: Sequence[FrozenText], bat
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
         rows = torch.log1p(model.token_max_logits(torch.cat([t.states.float() for t in chunk]), [len(t.ids) for t in chunk]))
-        for row in rows:
-            kept = row.nonzero().squeeze(1)
-            vectors.append(SparseVector(kept.numpy().astype(np.int64), row[kept].numpy()))
+        vectors += split_rows(rows.to_sparse())
     return vectors
 
 
