@@ -15,8 +15,8 @@ the 1 × hidden echo head over cached states and, with ``train_bias``, re-applie
 cached logits: the pivot view is ``log1p(relu(max_t z_t + b))`` and the bias ``b`` is the same for
 every token, so ``max_t (z_t + b) = max_t z_t + b``. Only the logits above ``-logit_margin`` are
 cached, so the bias may rise by at most that much (it is clamped there while the connector is
-frozen); falling is unlimited, and
-with an L1 on the pivot view it is how terms are cut. Thousands of steps take minutes on a CPU.
+frozen); falling is unlimited, and with an L1 on the pivot view it is how terms are cut. Thousands
+of steps take minutes on a CPU.
 
 With ``train_connector`` the logits move with the connector, so a step recomputes them from the
 cached backbone states, but only at each text's cached terms (its *candidates*): the max over
