@@ -1,0 +1,65 @@
+"""``python -m pyserini_milco.compare``: runs side by side, each against the first, with a paired
+bootstrap interval over the queries (:mod:`pyserini_milco.evaluation.significance`).
+
+Every run is scored in Python with ``trec_eval -c``'s definitions (every query of the qrels; one
+missing from a run scores 0). Example::
+
+    python -m pyserini_milco.compare --qrels qrels.txt --run bm25.txt --run milco.txt --metric ndcg_cut.10
+
+prints a Markdown table: each run's mean, its difference from the first run with the interval, and
+how many items it wins and loses. An interval that excludes 0 is marked ``*``.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import MissingInput, OptionError
+from ..evaluation.metrics import metric, per_query, read_qrels, read_run
+from ..evaluation.significance import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, group_items, paired_bootstrap
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pyserini_milco.compare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--qrels", required=True, help="TREC qrels file (qid iter docid grade)")
+    parser.add_argument("--run", action="append", required=True, metavar="RUN",
+                        help="TREC run file; give two or more, the first is the baseline the others are compared to")
+    parser.add_argument("--metric", default="ndcg_cut.10", help="ndcg_cut.K, recall.K or map (default ndcg_cut.10)")
+    parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default 10000)")
+    parser.add_argument("--confidence", type=float, default=DEFAULT_CONFIDENCE, help="interval coverage (default 0.95)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
+    parser.add_argument("--item-pattern", default=None, metavar="REGEX",
+                        help="resample queries that share an item together: the item of a query id is the "
+                             "regex's first group, e.g. '^q?(\\d+)' when q12-de and q12-zh are one question "
+                             "(default: every query is its own item)")
+    return parser
+
+
+def compare_table(qrels_path: str, run_paths: list[str], measure: str, resamples: int, confidence: float,
+                  seed: int, item_pattern: str | None) -> str:
+    """The Markdown table :func:`main` prints."""
+    if len(run_paths) < 2:
+        raise OptionError("give at least two --run files: a baseline and a run to compare with it")
+    for path in (qrels_path, *run_paths):
+        if not Path(path).is_file():
+            raise MissingInput(f"{path}: no such file")
+    qrels = read_qrels(qrels_path)
+    name, _ = metric(measure)
+    scores = [group_items(per_query(qrels, read_run(path), [measure])[name], item_pattern) for path in run_paths]
+    percent = f"{confidence:.0%}"
+    lines = [f"| run | {name} | Δ vs {run_paths[0]} | {percent} interval | items better / worse |",
+             "|---|---|---|---|---|",
+             f"| {run_paths[0]} | {sum(scores[0].values()) / len(scores[0]):.4f} | – | – | – |"]
+    for path, values in zip(run_paths[1:], scores[1:]):
+        d = paired_bootstrap(scores[0], values, resamples, confidence, seed)
+        mark = "*" if d.excludes_zero else ""
+        lines.append(f"| {path} | {d.mean_b:.4f} | {d.difference:+.4f}{mark} | "
+                     f"[{d.low:+.4f}, {d.high:+.4f}] | {d.better} / {d.worse} of {d.items} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    print(compare_table(args.qrels, args.run, args.metric, args.resamples, args.confidence, args.seed,
+                        args.item_pattern))
