@@ -54,12 +54,12 @@ def group_items(values: Mapping[str, float], pattern: str | None) -> dict[str, f
     try:
         expression = re.compile(pattern)
     except re.error as err:
-        raise OptionError(f"--item-pattern {pattern!r}: not a regular expression ({err})") from None
+        raise OptionError(f"item pattern {pattern!r}: not a regular expression ({err})") from None
     items: dict[str, list[float]] = {}
     for qid, value in values.items():
         match = expression.search(qid)
         if match is None:
-            raise OptionError(f"--item-pattern {pattern!r} does not match query id {qid!r}; every query needs an item")
+            raise OptionError(f"item pattern {pattern!r} does not match query id {qid!r}; every query needs an item")
         items.setdefault(match.group(1) if expression.groups else match.group(0), []).append(value)
     return {item: float(np.mean(v)) for item, v in items.items()}
 
