@@ -12,9 +12,8 @@ how many items it wins and loses. An interval that excludes 0 is marked ``*``.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ..errors import MissingInput, OptionError
+from ..errors import OptionError
 from ..evaluation.metrics import metric, per_query, read_qrels, read_run
 from ..evaluation.significance import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, group_items, paired_bootstrap
 
@@ -41,9 +40,6 @@ def compare_table(qrels_path: str, run_paths: list[str], measure: str, resamples
     """The Markdown table :func:`main` prints."""
     if len(run_paths) < 2:
         raise OptionError("give at least two --run files: a baseline and a run to compare with it")
-    for path in (qrels_path, *run_paths):
-        if not Path(path).is_file():
-            raise MissingInput(f"{path}: no such file")
     qrels = read_qrels(qrels_path)
     name, _ = metric(measure)
     scores = [group_items(per_query(qrels, read_run(path), [measure])[name], item_pattern) for path in run_paths]

@@ -37,7 +37,10 @@ _VALUE = re.compile(r"^(\S+)\s+(\S+)\s+(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)$")
 
 
 def _fields(path: Path, expected: int) -> Iterable[tuple[int, list[str]]]:
-    """Whitespace-separated fields of each non-empty line, with a clear error on a malformed line."""
+    """Whitespace-separated fields of each non-empty line, with a clear error on a missing file or a
+    malformed line."""
+    if not path.is_file():
+        raise MissingInput(f"{path}: no such file")
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             fields = line.split()

@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from pyserini_milco.errors import MissingInput
 from pyserini_milco.evaluation.metrics import (average_precision, evaluate, measure_args, metric, ndcg, parse_trec_eval,
                                                per_query, ranking, read_qrels, read_run, recall, trec_eval, write_qrels,
                                                write_run)
@@ -73,3 +74,9 @@ def test_python_metrics_agree_with_trec_eval(tmp_path):
 def test_trec_eval_missing_input(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.txt does not exist"):
         trec_eval(tmp_path / "missing.txt", tmp_path / "run.txt")
+
+
+def test_a_missing_run_or_qrels_file_is_named(tmp_path):
+    for read in (read_qrels, read_run):
+        with pytest.raises(MissingInput, match=r"absent\.txt: no such file"):
+            read(tmp_path / "absent.txt")
