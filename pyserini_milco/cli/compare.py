@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import OptionError
-from ..evaluation.metrics import metric, per_query, read_qrels, read_run
+from ..evaluation.metrics import mean, metric, per_query, read_qrels, read_run
 from ..evaluation.significance import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, group_items, paired_bootstrap
 
 
@@ -46,7 +46,7 @@ def compare_table(qrels_path: str, run_paths: list[str], measure: str, resamples
     percent = f"{confidence:.0%}"
     lines = [f"| run | {name} | Δ vs {run_paths[0]} | {percent} interval | items better / worse |",
              "|---|---|---|---|---|",
-             f"| {run_paths[0]} | {sum(scores[0].values()) / len(scores[0]):.4f} | – | – | – |"]
+             f"| {run_paths[0]} | {mean(scores[0]):.4f} | – | – | – |"]
     for path, values in zip(run_paths[1:], scores[1:]):
         d = paired_bootstrap(scores[0], values, resamples, confidence, seed)
         mark = "*" if d.excludes_zero else ""
