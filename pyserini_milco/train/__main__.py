@@ -1,8 +1,9 @@
-"""``python -m pyserini_milco.train align|groups|distill|echo``: MILCO's two training stages.
+"""``python -m pyserini_milco.train align|groups|devset|distill|echo``: MILCO's two training stages.
 
 * ``align``: stage 1, sparse alignment pretraining against an English SPLADE teacher;
 * ``groups``: stage-2 training groups (query, positive, negatives, teacher scores) and a development
   set from NTREX-128, scored and mined by multilingual-e5-small;
+* ``devset``: only a development set, optionally a variant asking with another sentence of each passage;
 * ``distill``: stage 2, KL distillation from a teacher over each group, with a sparsity penalty;
 * ``echo``: stage 2 above the frozen backbone (LexEcho; with flags the decoder bias, the connector and
   the head's transform), on cached backbone states (fast on a CPU).
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="English sentences whose aligned token states warm-start the connector (0: no warm start)")
     align.add_argument("--resume", action="store_true", help="continue from OUT/trainer-state.pt if present")
     add_groups_parser(sub)
+    add_devset_parser(sub)
     add_distill_parser(sub)
     add_echo_parser(sub)
     return parser
@@ -64,11 +66,9 @@ def add_groups_parser(sub) -> None:
     groups = sub.add_parser("groups", help="stage-2 training groups and a development set from NTREX-128 (teacher: e5-small)",
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     groups.add_argument("--out", type=Path, required=True, help="output folder: OUT/train.jsonl and the development set OUT/dev/")
-    groups.add_argument("--ntrex-dir", type=Path, default=default_ntrex_dir(), help="NTREX-128 folder (parallel text)")
-    groups.add_argument("--languages", default=",".join(XQUAD_LANGUAGES), help="comma-separated languages besides English")
+    add_ntrex_split_arguments(groups)
     groups.add_argument("--groups", type=int, default=20000, help="training groups to sample")
     groups.add_argument("--negatives", type=int, default=7, help="negatives per group, mined by the teacher")
-    groups.add_argument("--chunk-sentences", type=int, default=4, help="consecutive sentences per passage")
     groups.add_argument("--ict-share", type=float, default=0.5,
                         help="share of inverse-cloze groups (the positive passage lacks the query's sentence); the rest hold its translation")
     groups.add_argument("--english-passage-share", type=float, default=0.4, help="share of groups whose passages are English")
@@ -76,10 +76,28 @@ def add_groups_parser(sub) -> None:
                         help="share of groups whose passages are in the query's language (the rest: a third language)")
     groups.add_argument("--mine-depth", type=int, default=30, help="negatives are drawn from the teacher's top passages to this depth")
     groups.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="teacher logits are cosine / temperature")
-    groups.add_argument("--validation-documents", type=int, default=12,
-                        help="NTREX documents held out for the development set (the same as stage 1's with the same seed)")
     groups.add_argument("--seed", type=int, default=0, help="seed for the held-out documents and the sampling")
     groups.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+
+
+def add_ntrex_split_arguments(parser: argparse.ArgumentParser) -> None:
+    """What decides the passages and the held-out documents, shared by ``groups`` and ``devset``."""
+    parser.add_argument("--ntrex-dir", type=Path, default=default_ntrex_dir(), help="NTREX-128 folder (parallel text)")
+    parser.add_argument("--languages", default=",".join(XQUAD_LANGUAGES), help="comma-separated languages besides English")
+    parser.add_argument("--chunk-sentences", type=int, default=4, help="consecutive sentences per passage")
+    parser.add_argument("--validation-documents", type=int, default=12,
+                        help="NTREX documents held out for the development set (the same as stage 1's with the same seed)")
+
+
+def add_devset_parser(sub) -> None:
+    devset = sub.add_parser("devset", help="only a development set from NTREX-128's held-out documents (no teacher; seconds)",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    devset.add_argument("--out", type=Path, required=True, help="output folder of the development set")
+    add_ntrex_split_arguments(devset)
+    devset.add_argument("--query-sentence", type=int, default=2,
+                        help="which sentence of each held-out passage is the query (1-based); 2 is what `groups` writes, "
+                             "1 and 3 are variants to pool with it (query ids get -s1 / -s3)")
+    devset.add_argument("--seed", type=int, default=0, help="seed for the held-out documents (as `groups` used)")
 
 
 def add_distill_parser(sub) -> None:
@@ -194,6 +212,17 @@ def resolve_named_parts(args: argparse.Namespace) -> None:
             args.teacher = str(teacher_folder())
 
 
+def run_devset(args: argparse.Namespace) -> dict:
+    """Write the development set OUT/ alone (see :func:`.ntrex_groups.write_devset`)."""
+    from .data import load_ntrex
+    from .ntrex_groups import GroupSettings, write_devset
+
+    settings = GroupSettings(languages=args.languages.split(","), chunk_sentences=args.chunk_sentences,
+                             validation_documents=args.validation_documents, seed=args.seed)
+    corpus = load_ntrex(args.ntrex_dir, settings.languages)
+    return {"dev": str(args.out), **write_devset(corpus, settings, args.out, args.query_sentence)}
+
+
 def run_groups(args: argparse.Namespace) -> dict:
     """Write OUT/train.jsonl and OUT/dev/ (see :mod:`.ntrex_groups`)."""
     import torch
@@ -267,8 +296,8 @@ def run_echo(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    if args.command == "groups":
-        print(json.dumps(run_groups(args), indent=2))
+    if args.command in ("groups", "devset"):
+        print(json.dumps(run_groups(args) if args.command == "groups" else run_devset(args), indent=2))
         return
     if args.command in ("distill", "echo"):
         print(json.dumps(run_distill(args) if args.command == "distill" else run_echo(args), indent=2))

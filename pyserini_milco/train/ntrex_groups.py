@@ -17,9 +17,10 @@ them available): the target is then the same whatever the languages of the pair,
 cross-lingual student should learn, and the teacher is asked only what it does best.
 
 Validation holds out whole documents (the same ones stage 1 held out: ``split(12, seed 0)``). The
-development set asks, for one sentence of each held-out passage, for that passage without it,
-among the held-out passages and every training passage treated the same way (about 490
-candidates), in English (X→en) and in X (X→X).
+development set asks, for one sentence of each held-out passage (by default its second), for that
+passage without it, among the held-out passages and every training passage treated the same way (about
+490 candidates), in English (X→en) and in X (X→X). Variants that ask with the first or third sentence
+(``train devset --query-sentence``) pool into a set three times as large.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_output
+from ..errors import OptionError
 from .data import ParallelCorpus
 from .groups import TrainingGroup, iter_lines
 
@@ -168,27 +170,43 @@ class GroupBuilder:
         return len(groups)
 
 
-def write_devset(corpus: ParallelCorpus, settings: GroupSettings, folder: Path) -> dict:
+def write_devset(corpus: ParallelCorpus, settings: GroupSettings, folder: Path, query_sentence: int = 2) -> dict:
     """The ICT development set: ``pool.<lang>.jsonl`` (Pyserini JsonCollection), ``topics.<lang>.tsv``
-    and ``qrels.txt`` (the same ids in every language)."""
+    and ``qrels.txt`` (the same ids in every language).
+
+    The query is each held-out passage's ``query_sentence``-th sentence (1-based; the default, the
+    second, is the set training validates on); every candidate passage lacks its sentence at that
+    position (its last one where it is shorter), so that length gives nothing away. The variants ask
+    different questions of the same held-out passages: pooled, they make a set three times as large
+    without holding out more documents. Query ids are ``q<passage>``, with ``-s<N>`` for variants other
+    than the second sentence, so that pooled runs do not collide."""
+    position = query_sentence - 1
     passages = cut_passages(corpus.documents, settings.chunk_sentences)
     _, valid_lines = corpus.split(settings.validation_documents, settings.seed)
     held_out = set(valid_lines)
     candidates = [p for p in passages if len(p.lines) > 1]
-    queries = [p for p in candidates if p.lines[0] in held_out]
+    queries = [p for p in candidates if p.lines[0] in held_out and 0 <= position < len(p.lines)]
+    if not queries:
+        raise OptionError(f"query sentence {query_sentence}: no held-out passage has one (passages of "
+                          f"{settings.chunk_sentences} sentences); choose 1 to {settings.chunk_sentences}")
+    suffix = "" if query_sentence == 2 else f"-s{query_sentence}"
+
+    def removed(passage: Passage) -> int:
+        return passage.lines[min(position, len(passage.lines) - 1)]
+
     folder.mkdir(parents=True, exist_ok=True)
     for language in (ENGLISH, *settings.languages):
         sentences = corpus.english if language == ENGLISH else corpus.translations[language]
         with atomic_output(folder / f"pool.{language}.jsonl") as handle:
             for p in candidates:
-                handle.write(json.dumps({"id": p.pid, "contents": p.text(sentences, without=p.lines[1])},
+                handle.write(json.dumps({"id": p.pid, "contents": p.text(sentences, without=removed(p))},
                                         ensure_ascii=False) + "\n")
         with atomic_output(folder / f"topics.{language}.tsv") as handle:
-            handle.writelines(f"q{p.pid}\t{sentences[p.lines[1]]}\n" for p in queries)
+            handle.writelines(f"q{p.pid}{suffix}\t{sentences[removed(p)]}\n" for p in queries)
     with atomic_output(folder / "qrels.txt") as handle:
-        handle.writelines(f"q{p.pid} 0 {p.pid} 1\n" for p in queries)
+        handle.writelines(f"q{p.pid}{suffix} 0 {p.pid} 1\n" for p in queries)
     info = {"queries": len(queries), "pool": len(candidates), "languages": [ENGLISH, *settings.languages],
             "held_out_documents": settings.validation_documents, "seed": settings.seed,
-            "chunk_sentences": settings.chunk_sentences}
+            "chunk_sentences": settings.chunk_sentences, "query_sentence": query_sentence}
     (folder / "devset.json").write_text(json.dumps(info, indent=2))
     return info

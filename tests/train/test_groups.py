@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from conftest import SHARED_DATA
+from pyserini_milco.errors import OptionError
 from pyserini_milco.train.data import ParallelCorpus, load_ntrex
 from pyserini_milco.train.groups import GroupFileError, TrainingGroup, read_groups
 from pyserini_milco.train.ntrex_groups import GroupBuilder, GroupSettings, cut_passages, write_devset
@@ -119,3 +120,29 @@ def test_devset_asks_for_the_passage_without_the_query_sentence(ntrex, tmp_path)
     for qid, _, docid, grade in qrels:
         assert docid in pool and grade == "1"
         assert topics[qid] not in pool[docid]
+
+
+def test_devset_variants_ask_with_another_sentence_of_the_same_passages(ntrex, tmp_path):
+    settings = GroupSettings(languages=["de"], chunk_sentences=3)
+    second = write_devset(ntrex, settings, tmp_path / "s2")
+    third = write_devset(ntrex, settings, tmp_path / "s3", query_sentence=3)
+    assert third["query_sentence"] == 3 and 0 < third["queries"] <= second["queries"] and third["pool"] == second["pool"]
+    topics = {name: dict(l.split("\t") for l in (tmp_path / name / "topics.en.tsv").read_text(encoding="utf-8").splitlines())
+              for name in ("s2", "s3")}
+    pool = {json.loads(l)["id"]: json.loads(l)["contents"] for l in (tmp_path / "s3" / "pool.en.jsonl").read_text().splitlines()}
+    for qid, text in topics["s3"].items():
+        passage = qid.removeprefix("q").removesuffix("-s3")
+        assert qid.endswith("-s3") and topics["s2"][f"q{passage}"] != text
+        assert text not in pool[passage] and topics["s2"][f"q{passage}"] in pool[passage]
+    with pytest.raises(OptionError, match="query sentence 4: no held-out passage"):
+        write_devset(ntrex, GroupSettings(languages=["de"], chunk_sentences=2), tmp_path / "s4", query_sentence=4)
+
+
+def test_devset_command_writes_a_variant_alone(tmp_path, capsys):
+    from pyserini_milco.train.__main__ import main
+    main(["devset", "--out", str(tmp_path), "--ntrex-dir", str(SHARED_DATA / "ntrex"), "--languages", "de",
+          "--chunk-sentences", "3", "--query-sentence", "1"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["query_sentence"] == 1 and printed["queries"] == 60 and printed["pool"] == 669
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["devset.json", "pool.de.jsonl", "pool.en.jsonl", "qrels.txt",
+                                                          "topics.de.tsv", "topics.en.tsv"]
