@@ -193,7 +193,7 @@ def add_echo_parser(sub) -> None:
     echo.add_argument("--dev-settings", default=",".join(DEFAULT_SETTINGS),
                       help="development settings QUERY-POOL languages, e.g. de-en,zh-zh")
     echo.add_argument("--dev-query-prune",
-                      help="prune development queries, e.g. topk:20 or 'none' (default: as the stock search does, topk:30)")
+                      help="prune development queries, e.g. topk:20 or 'none' (default: as the stock search does, topk:20)")
     echo.add_argument("--validate-every", type=int, default=50, help="steps between development-set validations")
     echo.add_argument("--save-every", type=int, default=50, help="steps between resumable checkpoints")
     echo.add_argument("--seed", type=int, default=0, help="seed for the group sample and data order")
