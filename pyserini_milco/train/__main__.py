@@ -294,14 +294,8 @@ def run_echo(args: argparse.Namespace) -> dict:
     return EchoTrainer(settings).train(resume=args.resume)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    if args.command in ("groups", "devset"):
-        print(json.dumps(run_groups(args) if args.command == "groups" else run_devset(args), indent=2))
-        return
-    if args.command in ("distill", "echo"):
-        print(json.dumps(run_distill(args) if args.command == "distill" else run_echo(args), indent=2))
-        return
+def run_align(args: argparse.Namespace) -> dict:
+    """Stage 1 (see :mod:`.align`)."""
     resolve_named_parts(args)
     settings = AlignSettings(
         student=args.student, teacher=args.teacher, ntrex_dir=args.ntrex_dir, out=args.out,
@@ -312,8 +306,16 @@ def main(argv: list[str] | None = None) -> None:
         save_every=args.save_every, seed=args.seed, device=args.device, threads=args.threads,
         connector_init_sentences=args.connector_init_sentences,
     )
-    print(json.dumps(AlignTrainer(settings).train(resume=args.resume), indent=2))
+    return AlignTrainer(settings).train(resume=args.resume)
 
+
+#: each subcommand's runner; each returns the summary printed as JSON
+RUNNERS = {"align": run_align, "groups": run_groups, "devset": run_devset, "distill": run_distill, "echo": run_echo}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    print(json.dumps(RUNNERS[args.command](args), indent=2))
 
 if __name__ == "__main__":
     from ..errors import run
