@@ -49,7 +49,7 @@ from pyserini_milco.encoding.terms import DEFAULT_QUANTIZATION_SCALE, SparseVect
 from pyserini_milco.evaluation.metrics import Run, evaluate, read_qrels, read_topics
 from pyserini_milco.evaluation.xquadr import PIVOT, Prepared, Setting, load_xquadr, prepare
 from pyserini_milco.integration.lucene import build_index
-from pyserini_milco.integration.plugin import DEFAULT_QUERY_PRUNE
+from pyserini_milco.encoding.options import DEFAULT_QUERY_PRUNE
 from pyserini_milco.encoding.index_terms import index_terms
 
 from .common import default_encoder, machine, median, set_threads, timed, write_json

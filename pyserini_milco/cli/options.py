@@ -5,7 +5,7 @@ import argparse
 
 from ..encoding.pruning import PruneSpec
 from ..encoding.terms import DEFAULT_QUANTIZATION_SCALE
-from ..integration.plugin import DEFAULT_QUERY_PRUNE, PRECISIONS, EncodingOptions, parse_optional_prune
+from ..encoding.options import DEFAULT_QUERY_PRUNE, PRECISIONS, EncodingOptions, parse_optional_prune
 
 
 def on_off(text: str) -> bool:

@@ -20,92 +20,17 @@ queries; ``none`` switches off the default :data:`DEFAULT_QUERY_PRUNE`), ``PYSER
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
 from ..encoding.names import MINI_MODEL_NAME, RELEASED_MODELS
-from ..encoding.pruning import PruneSpec
 from ..encoding.index_terms import index_terms, join_title
-from ..encoding.terms import DEFAULT_QUANTIZATION_SCALE
-from ..errors import OptionError
+from ..encoding.options import EncodingOptions
+from ..encoding.pruning import PruneSpec
 
 MAP_KEY = "milco"
-#: Query pruning when none is asked for: the 20 heaviest terms of each view (35 terms per XQuAD-R question,
-#: 85 unpruned). Chosen on the NTREX development set with the shipped model, pooled over its three
-#: variants (each held-out passage's first, second or third sentence as the query: 179 queries per
-#: setting, 9 settings; a paired bootstrap over the 60 held-out passages), unpruned documents:
-#: topk:30 0.305; unpruned 0.294 (-0.010, the one level worse beyond noise); topk 15 / 20 / 25 / 40 within
-#: 0.003 of topk:30, every interval across 0 (topk:20 -0.002 [-0.010, +0.005], X->en -0.005 [-0.013,
-#: +0.005]). topk:20 is the sparsest level whose interval (9 settings) stays within 0.01: a quarter fewer terms.
-#: (On the second-sentence variant alone, which chose topk:30 earlier, topk:20 scored 0.009 lower.)
-DEFAULT_QUERY_PRUNE: PruneSpec | None = PruneSpec("topk", 20)
-PRECISIONS = ("auto", "fp32", "bf16")
-_SWITCH = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
-
-
-@dataclasses.dataclass(frozen=True)
-class EncodingOptions:
-    """How weights become index terms; shared by documents and queries."""
-
-    scale: float = DEFAULT_QUANTIZATION_SCALE
-    prune: PruneSpec | None = None
-    query_prune: PruneSpec | None = DEFAULT_QUERY_PRUNE
-    source_view: bool = True
-    lowercase: bool = False
-    #: Weights' precision: ``auto`` (bf16 on CUDA, fp32 on the CPU), ``fp32`` or ``bf16``.
-    precision: str = "auto"
-
-    def __post_init__(self):
-        if self.precision not in PRECISIONS:
-            raise OptionError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "EncodingOptions":
-        env = os.environ if environ is None else environ
-        prune = env.get("PYSERINI_MILCO_PRUNE")
-        return cls(
-            scale=float(env.get("PYSERINI_MILCO_SCALE", DEFAULT_QUANTIZATION_SCALE)),
-            prune=PruneSpec.parse(prune) if prune else None,
-            query_prune=parse_optional_prune(env.get("PYSERINI_MILCO_QUERY_PRUNE"), DEFAULT_QUERY_PRUNE),
-            source_view=_switch(env, "PYSERINI_MILCO_SOURCE_VIEW", True),
-            lowercase=_switch(env, "PYSERINI_MILCO_LOWERCASE", False),
-            precision=_choice(env, "PYSERINI_MILCO_PRECISION", PRECISIONS),
-        )
-
-    @property
-    def dtype(self):
-        """The torch dtype of :attr:`precision` (None for ``auto``: the encoder picks by device)."""
-        import torch
-
-        return {"auto": None, "fp32": torch.float32, "bf16": torch.bfloat16}[self.precision]
-
-
-def parse_optional_prune(text: str | None, default: PruneSpec | None) -> PruneSpec | None:
-    """``METHOD:VALUE[:VIEW]``, ``none`` (no pruning) or unset (``default``)."""
-    if text is None or text == "":
-        return default
-    return None if text.lower() == "none" else PruneSpec.parse(text)
-
-
-def _choice(env, name: str, choices: Sequence[str]) -> str:
-    """The variable's value, one of ``choices`` (the first when unset); a wrong one names the variable."""
-    value = env.get(name, choices[0])
-    if value not in choices:
-        raise OptionError(f"{name}={value!r}: use one of {', '.join(choices)}")
-    return value
-
-
-def _switch(env, name: str, default: bool) -> bool:
-    value = env.get(name)
-    if value is None:
-        return default
-    if value.lower() not in _SWITCH:
-        raise OptionError(f"{name}={value!r}: use on or off")
-    return _SWITCH[value.lower()]
 
 
 def is_milco_checkpoint(name_or_path: str) -> bool:

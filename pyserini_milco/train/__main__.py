@@ -275,7 +275,7 @@ def run_distill(args: argparse.Namespace) -> dict:
 
 
 def run_echo(args: argparse.Namespace) -> dict:
-    from ..integration.plugin import DEFAULT_QUERY_PRUNE, parse_optional_prune
+    from ..encoding.options import DEFAULT_QUERY_PRUNE, parse_optional_prune
     from .echo import EchoSettings, EchoTrainer
 
     resolve_mini_student(args)

@@ -26,7 +26,7 @@ the candidates counts as zero). The development set is scored over the whole voc
 encoding does. A step then costs about a second.
 
 The development set is cached the same way, and scored as the stock search scores: queries pruned
-by :data:`~pyserini_milco.integration.plugin.DEFAULT_QUERY_PRUNE`.
+by :data:`~pyserini_milco.encoding.options.DEFAULT_QUERY_PRUNE`.
 
 What it writes (``OUT/``): the log, resumable state, ``delta.safetensors`` (``echo.weight``,
 ``echo.bias``, ``scale``, with ``train_bias`` ``mlm_head.predictions.bias``, with ``train_connector``
@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 from ..encoding.encoder import pad_sequences, split_rows
 from ..encoding.pruning import PruneSpec, prune
 from ..encoding.terms import SparseVector
-from ..integration.plugin import DEFAULT_QUERY_PRUNE
+from ..encoding.options import DEFAULT_QUERY_PRUNE
 from ..modeling.checkpoint import save_checkpoint
 from ..modeling.model import MilcoModel
 from .common import DELTA_FILE, StepLoop, seeded_batches, start_run, write_delta

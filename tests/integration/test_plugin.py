@@ -14,8 +14,8 @@ import torch
 
 from conftest import SHARED_DATA
 from pyserini_milco.encoding.pruning import PruneSpec
-from pyserini_milco.integration.plugin import (DEFAULT_QUERY_PRUNE, EncodingOptions, MilcoDocumentEncoder,
-                                             MilcoQueryEncoder, is_milco_checkpoint)
+from pyserini_milco.encoding.options import DEFAULT_QUERY_PRUNE, EncodingOptions
+from pyserini_milco.integration.plugin import MilcoDocumentEncoder, MilcoQueryEncoder, is_milco_checkpoint
 
 LANGS = ("en", "de", "zh", "ar")
 FLOAT32_REL = 2e-7 * 8  # a few float32 ulps
@@ -178,31 +178,6 @@ def test_registration_puts_milco_first_and_checks_folders(official_checkpoint):
     assert next(iter(encode.document_encoder_class_map)) == "milco"
     built = encode.document_encoder_class_map["splade"](model_name=str(folder), device="cpu")
     assert isinstance(built, MilcoDocumentEncoder)  # chosen by the checkpoint, not by a substring
-
-
-def test_options_from_environment():
-    options = EncodingOptions.from_env({"PYSERINI_MILCO_SCALE": "50", "PYSERINI_MILCO_PRUNE": "mass:0.9:pivot",
-                                        "PYSERINI_MILCO_SOURCE_VIEW": "off"})
-    assert options.scale == 50 and options.prune.method == "mass" and not options.source_view
-    assert options.precision == "auto" and options.dtype is None
-    with pytest.raises(ValueError, match="use on or off"):
-        EncodingOptions.from_env({"PYSERINI_MILCO_LOWERCASE": "maybe"})
-    assert EncodingOptions.from_env({"PYSERINI_MILCO_PRECISION": "bf16"}).dtype == torch.bfloat16
-    with pytest.raises(ValueError, match="PYSERINI_MILCO_PRECISION='fp16': use one of auto, fp32, bf16"):
-        EncodingOptions.from_env({"PYSERINI_MILCO_PRECISION": "fp16"})
-    with pytest.raises(ValueError, match="precision 'fp16': use one of auto, fp32, bf16"):
-        EncodingOptions(precision="fp16")
-
-
-def test_options_travel_to_the_stock_cli_unchanged():
-    from pyserini_milco.cli.options import options_to_env
-    from pyserini_milco.encoding.pruning import PruneSpec
-
-    options = EncodingOptions(scale=50.0, prune=PruneSpec.parse("topk:7:source"), source_view=False, lowercase=True,
-                              precision="bf16", query_prune=PruneSpec.parse("mass:0.9:pivot"))
-    assert EncodingOptions.from_env(options_to_env(options)) == options
-    unpruned = EncodingOptions(query_prune=None)
-    assert EncodingOptions.from_env(options_to_env(unpruned)) == unpruned
 
 
 def test_query_pruning_from_environment_and_flag(official_checkpoint):
