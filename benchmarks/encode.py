@@ -22,7 +22,9 @@ backbone's matrix products and attention over the text's own length, the connect
 the echo layer (2 FLOPs per multiply-add). The model FLOP utilisation (MFU) is that over
 ``--peak-tflops``: on CUDA by default the datasheet's dense bf16 peak (H100/H200 SXM: 989 TFLOP/s,
 used when the GPU's name says so), on the CPU a 2048x2048 matrix product measured at the start of
-the run in the package's dtype and thread count.
+the run in the package's dtype and thread count. A CPU without native bf16 (AVX512-BF16 or AMX;
+``pyserini_milco.encoding.cpu.native_bf16``) only emulates bf16 products, so there no bf16 peak is
+measured and no bf16 MFU reported.
 
 Architectures (weights random, seeded): ``mini`` = milco-mini's shapes (e5-small BERT 12x384 over
 250,037 pieces, head 128 wide over 30,522), ``full`` = the paper's 560M model (XLM-R large
@@ -49,6 +51,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pyserini_milco.encoding.cpu import native_bf16
 from pyserini_milco.encoding.encoder import MilcoEncoder, batch_to_vectors, pad_sequences, split_rows
 from pyserini_milco.encoding.terms import SparseVector
 from pyserini_milco.modeling.config import MilcoConfig
@@ -240,10 +243,14 @@ def cpu_matmul_tflops(dtype: str, size: int = 2048, repeats: int = 3) -> float:
 
 def peak_tflops(device: torch.device, given: float | None, dtype: str) -> float | None:
     """The peak the utilisation is measured against: ``given``; on a GPU its dense bf16 datasheet
-    peak looked up by name (None if unknown); on the CPU a matrix product measured in ``dtype``."""
+    peak looked up by name (None if unknown); on the CPU a matrix product measured in ``dtype``
+    (None for bf16 on a CPU that only emulates it: an emulated peak would make any MFU meaningless)."""
     if given is not None:
         return given
     if device.type == "cpu":
+        if dtype == "bf16" and not native_bf16():
+            print("this CPU has no native bf16 (AVX512-BF16 or AMX): no bf16 peak, no MFU", file=sys.stderr)
+            return None
         return cpu_matmul_tflops(dtype)
     name = torch.cuda.get_device_name(device)
     return next((peak for key, peak in PEAK_TFLOPS.items() if key in name), None)
@@ -418,7 +425,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     encoder = package_encoder(model, setup.arch, device, setup.dtype, args.compile)
     reference = ReferenceEncoder(model, autocast=setup.reference_dtype == "bf16")
     print(f"machine: {machine(args.device)}; arch {args.arch or 'default'}, package {setup.dtype}, "
-          f"reference {setup.reference_dtype}, peak {setup.peak or 0:.3f} TFLOP/s", file=sys.stderr)
+          f"reference {setup.reference_dtype}, "
+          f"peak {'not measured' if setup.peak is None else f'{setup.peak:.3f} TFLOP/s'}", file=sys.stderr)
     results: dict[str, Any] = {"machine": machine(args.device), "setup": {**vars(args), "dtype": setup.dtype,
                                "reference_dtype": setup.reference_dtype, "peak_tflops": setup.peak}, "rows": []}
     for lengths in args.lengths:
