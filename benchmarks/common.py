@@ -1,15 +1,21 @@
-"""Helpers shared by the benchmarks: thread settings, timing, machine description, result files."""
+"""Helpers shared by the benchmarks: thread settings, timing, machine description, result files, and
+the search measures (queries/s, index size, nDCG@10) that the impact, BM25 and dense rows share."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from pyserini_milco.atomic import atomic_output
+from pyserini_milco.evaluation.metrics import Run, evaluate, read_qrels
+from pyserini_milco.evaluation.xquadr import Prepared, Setting
+
+NDCG = "ndcg_cut_10"
 
 
 def set_threads(threads: int) -> None:
@@ -78,3 +84,78 @@ def default_encoder() -> str:
     from pyserini_milco.mini.build import base_model_folder
 
     return str(base_model_folder())
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (an index's size on disk)."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def to_run(results: dict[str, list]) -> Run:
+    """Pyserini's ``batch_search`` output as ``{qid: {docid: score}}``."""
+    return {qid: {hit.docid: hit.score for hit in hits} for qid, hits in results.items()}
+
+
+def java_queries(searcher, texts: Sequence[str]):
+    """The Java query maps that ``LuceneImpactSearcher.batch_search`` builds, built once up front."""
+    from pyserini.pyclass import autoclass
+
+    array, hash_map, integer = autoclass("java.util.ArrayList"), autoclass("java.util.HashMap"), \
+        autoclass("java.lang.Integer")
+    queries = array()
+    for text in texts:
+        query = hash_map()
+        for term, weight in searcher.encode(text).items():
+            if term in searcher.idf and searcher.idf[term] > searcher.min_idf:
+                query.put(term, integer(weight))
+        queries.add(query)
+    return queries
+
+
+def java_qids(qids: Sequence[str]):
+    """Query ids as a Java list."""
+    from pyserini.pyclass import autoclass
+
+    ids = autoclass("java.util.ArrayList")()
+    for qid in qids:
+        ids.add(qid)
+    return ids
+
+
+def qps(search, count: int, repeats: int) -> float:
+    """Queries per second: median of ``repeats`` timed calls (the caller warmed up)."""
+    return count / median([timed(search)[0] for _ in range(repeats)])
+
+
+def evenly(items: Sequence, count: int) -> Sequence:
+    """About ``count`` items spread over ``items`` (every k-th), so that every language is in a sample
+    (query vectors stay one array: ``FaissSearcher.batch_search`` takes them so)."""
+    picked = items[::max(1, len(items) // count)]
+    return picked if hasattr(picked, "shape") else list(picked)
+
+
+def search_speed(searcher, qids: list[str], texts: list[str], args: argparse.Namespace,
+                 impact: bool) -> tuple[Run, dict[str, dict[int, float]]]:
+    """The run of every query, and queries/s on ``--speed-queries`` of them at each ``--threads``:
+    Pyserini end to end, and for impact search also Lucene alone. The full run is the warm-up."""
+    run = to_run(searcher.batch_search(texts, qids, k=args.hits, threads=args.threads[0]))
+    ids, queries = evenly(qids, args.speed_queries), evenly(texts, args.speed_queries)
+    speed: dict[str, dict[int, float]] = {"qps": {}, "java_qps": {}} if impact else {"qps": {}}
+    converted = (java_queries(searcher, queries), java_qids(ids)) if impact else None
+    for count in args.threads:
+        speed["qps"][count] = qps(lambda: searcher.batch_search(queries, ids, k=args.hits, threads=count), len(ids),
+                                  args.repeats)
+        if impact:
+            speed["java_qps"][count] = qps(lambda: searcher.object.batch_search(*converted, args.hits, count),
+                                           len(ids), args.repeats)
+    return run, speed
+
+
+def ndcg_by_setting(run: Run, prepared: Prepared, settings: Sequence[Setting], qids: set[str]) -> dict[str, float]:
+    """nDCG@10 of every setting over the questions asked (``qids``), and their mean (``mean``)."""
+    scores = {}
+    for setting in settings:
+        qrels = {qid: judged for qid, judged in read_qrels(prepared.qrels(setting)).items() if qid in qids}
+        scores[setting.name] = evaluate(qrels, run, ["ndcg_cut.10"])[NDCG]
+    return {**{name: round(value, 4) for name, value in scores.items()},
+            "mean": round(sum(scores.values()) / len(scores), 4)}

@@ -19,7 +19,7 @@ from pyserini_milco.integration import pyserini_cli
 from pyserini_milco.collection.corpus import Document
 from pyserini_milco.evaluation.xquadr import Prepared, Setting
 
-from .common import timed
+from .common import folder_bytes, ndcg_by_setting, search_speed, timed
 
 
 def load_embedder(name: str):
@@ -62,8 +62,6 @@ def dense_rows(args: argparse.Namespace, prepared: Prepared, settings: Sequence[
                qids: list[str], texts: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One result row per FAISS index (flat, HNSW), and the dense encoding times."""
     from pyserini.search.faiss import FaissSearcher
-
-    from .search import folder_bytes, ndcg_by_setting, search_speed
 
     embedder = load_embedder(args.dense_encoder)
     doc_seconds, doc_vectors = timed(lambda: embedder.embed([d.text for d in docs], "passage",
