@@ -13,7 +13,8 @@ from typing import Any, Callable, Sequence
 
 from pyserini_milco.atomic import atomic_output
 from pyserini_milco.evaluation.metrics import Run, evaluate, read_qrels
-from pyserini_milco.evaluation.xquadr import Prepared, Setting
+from pyserini_milco.evaluation.xquadr import Setting
+from pyserini_milco.evaluation.xquadr_folder import Prepared
 
 NDCG = "ndcg_cut_10"
 

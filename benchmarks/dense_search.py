@@ -17,7 +17,8 @@ import numpy as np
 
 from pyserini_milco.integration import pyserini_cli
 from pyserini_milco.collection.corpus import Document
-from pyserini_milco.evaluation.xquadr import Prepared, Setting
+from pyserini_milco.evaluation.xquadr import Setting
+from pyserini_milco.evaluation.xquadr_folder import Prepared
 
 from .common import folder_bytes, ndcg_by_setting, search_speed, timed
 

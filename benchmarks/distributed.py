@@ -27,7 +27,8 @@ from typing import Sequence
 
 from pyserini_milco.cli import distributed, encode
 from pyserini_milco.collection.writer import ChunkedVectorWriter, read_vectors
-from pyserini_milco.evaluation.xquadr import PIVOT, load_xquadr, write_corpus
+from pyserini_milco.evaluation.xquadr import PIVOT, load_xquadr
+from pyserini_milco.evaluation.xquadr_folder import write_corpus
 
 from .common import default_encoder, machine, set_threads, timed, write_json
 

@@ -3,7 +3,7 @@ same machine, same run.
 
 Steps (outputs under ``--work``):
 
-1. XQuAD-R is prepared for ``--languages`` (``pyserini_milco.evaluation.xquadr.prepare``); searched is the
+1. XQuAD-R is prepared for ``--languages`` (``pyserini_milco.evaluation.xquadr_folder.prepare``); searched is the
    English pool (about 1,180 sentences) with the questions of every language (X→en, and en→en);
 2. the pool is encoded once with ``--encoder`` (in this process, timed) and every query is
    pre-encoded with ``python -m pyserini_milco.encode_queries`` (timed, model loading included), so
@@ -47,7 +47,8 @@ from pyserini_milco.collection.writer import ChunkedVectorWriter
 from pyserini_milco.encoding.pruning import PruneSpec
 from pyserini_milco.encoding.terms import DEFAULT_QUANTIZATION_SCALE, SparseVector
 from pyserini_milco.evaluation.metrics import read_topics
-from pyserini_milco.evaluation.xquadr import PIVOT, Prepared, Setting, load_xquadr, prepare
+from pyserini_milco.evaluation.xquadr import PIVOT, Setting, load_xquadr
+from pyserini_milco.evaluation.xquadr_folder import Prepared, prepare
 from pyserini_milco.integration.lucene import build_index
 from pyserini_milco.encoding.options import DEFAULT_QUERY_PRUNE
 from pyserini_milco.encoding.index_terms import index_terms

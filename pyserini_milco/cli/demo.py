@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..collection.writer import read_vectors
 from ..evaluation.metrics import trec_eval
-from ..evaluation.xquadr import FULL_POOL, Prepared, first_paragraphs, load_xquadr, prepare
+from ..evaluation.xquadr import FULL_POOL, first_paragraphs, load_xquadr
+from ..evaluation.xquadr_folder import Prepared, prepare
 from ..integration import pyserini_cli
 from ..integration.lucene import build_index, search
 

@@ -1,9 +1,11 @@
 """``python -m pyserini_milco.xquadr prepare|bm25|milco|dense``: XQuAD-R for Pyserini, and its BM25,
 MILCO and dense (multilingual-e5-small) runs.
 
-The data, the settings and the BM25 baseline are :mod:`pyserini_milco.evaluation.xquadr`; MILCO's
-runs are :mod:`pyserini_milco.evaluation.xquadr_milco`, e5's :mod:`pyserini_milco.evaluation.xquadr_dense`. This module parses the command line, calls
-them and prints the results as Markdown tables.
+The data and its settings are :mod:`pyserini_milco.evaluation.xquadr`, the folder ``prepare`` writes
+:mod:`~pyserini_milco.evaluation.xquadr_folder`, the scores every run reports
+:mod:`~pyserini_milco.evaluation.xquadr_scores`; the runs are :mod:`~pyserini_milco.evaluation.xquadr_bm25`,
+:mod:`~pyserini_milco.evaluation.xquadr_milco` (MILCO) and :mod:`~pyserini_milco.evaluation.xquadr_dense` (e5).
+This module parses the command line, calls them and prints the results as Markdown tables.
 """
 from __future__ import annotations
 
@@ -15,10 +17,21 @@ from pathlib import Path
 
 from ..atomic import atomic_output
 from ..evaluation import xquadr
-from ..evaluation.xquadr import (BM25_KINDS, LANGUAGES, METRIC_LABELS, Prepared, first_paragraphs, first_questions,
-                                 load_xquadr, prepare, run_bm25)
+from ..evaluation.xquadr import LANGUAGES, SETTING_KINDS, first_paragraphs, first_questions, load_xquadr
+from ..evaluation.xquadr_bm25 import run_bm25
 from ..evaluation.xquadr_dense import run_dense
+from ..evaluation.xquadr_folder import Prepared, prepare
 from ..evaluation.xquadr_milco import run_milco
+from ..evaluation.xquadr_scores import METRIC_LABELS
+
+# The --help text: the data (the module doc of evaluation.xquadr), then what the first two commands do.
+COMMANDS = """``python -m pyserini_milco.xquadr prepare --out DIR`` writes ``corpus/<pool>/docs.jsonl``
+(Pyserini JsonCollection, one folder per pool), ``topics/<lang>.tsv`` and
+``qrels/<setting>.txt``, plus ``manifest.json``. ``python -m pyserini_milco.xquadr bm25`` runs
+the BM25 baseline on such a folder: one Lucene index per pool with that language's Anserini
+analyzer (see :func:`bm25_language` for the mixed pool), one search per pool with the queries of
+all its settings, ``trec_eval`` per setting, cross-checked by the Python metrics.
+"""
 
 
 def format_table(results: dict) -> str:
@@ -27,7 +40,7 @@ def format_table(results: dict) -> str:
     for r in results["settings"].values():
         rows.setdefault(r["pool"] if r["kind"] == "en->X" else r["query_lang"], {})[r["kind"]] = r
     rows["avg"] = results["averages"]
-    columns = [(kind, m) for kind in BM25_KINDS[:3] for m in ("ndcg_cut_10", "recall_100")]
+    columns = [(kind, m) for kind in SETTING_KINDS[:3] for m in ("ndcg_cut_10", "recall_100")]
     columns += [("X->all", "map"), ("X->all", "ndcg_cut_10")]
     header = ["lang", *(f"{kind.replace('->', '→')} {METRIC_LABELS[m]}" for kind, m in columns)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -39,7 +52,8 @@ def format_table(results: dict) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Command line: ``prepare`` and ``bm25``."""
-    parser = argparse.ArgumentParser(prog="python -m pyserini_milco.xquadr", description=xquadr.__doc__,
+    parser = argparse.ArgumentParser(prog="python -m pyserini_milco.xquadr",
+                                     description=f"{xquadr.__doc__}\n{COMMANDS}",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     prep = commands.add_parser("prepare", help="write corpora, topics and qrels for Pyserini")

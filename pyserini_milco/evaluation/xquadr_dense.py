@@ -14,8 +14,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .metrics import metric, read_collection, read_topics, top_hits, write_run
-from .xquadr import BM25_METRICS, FULL_POOL, Prepared, averages, evaluate_pool, pool_qrels, pool_topics
+from .metrics import read_collection, read_topics, top_hits, write_run
+from .xquadr import FULL_POOL
+from .xquadr_folder import Prepared, pool_qrels, pool_topics
+from .xquadr_scores import XQUADR_SCORE_NAMES, averages, evaluate_pool
 
 MODEL = "multilingual-e5-small"
 
@@ -46,7 +48,6 @@ def run_dense(prepared: Prepared, work: Path, hits: int = 100, batch_size: int =
         write_run(run, run_path, tag=MODEL)
         pool_topics(prepared, pool, mine, work / "topics" / f"{pool}.tsv")
         results |= evaluate_pool(pool_qrels(prepared, pool, mine, work / "qrels" / f"{pool}.txt"), run_path, mine)
-    names = [metric(m)[0] for m in BM25_METRICS]
     return {"model": MODEL, "hits": hits, "max_length": max_length,
             "seconds": {"total": round(time.perf_counter() - started, 1), "encoding": encoding_seconds},
-            "averages": averages(results, names), "settings": results}
+            "averages": averages(results, XQUADR_SCORE_NAMES), "settings": results}

@@ -20,8 +20,9 @@ from ..atomic import atomic_output
 from ..encoding.terms import PIVOT_PREFIX
 from ..integration import pyserini_cli
 from ..integration.lucene import build_index, search
-from .metrics import metric
-from .xquadr import BM25_METRICS, FULL_POOL, Prepared, averages, evaluate_pool, pool_qrels, pool_topics
+from .xquadr import FULL_POOL
+from .xquadr_folder import Prepared, pool_qrels, pool_topics
+from .xquadr_scores import XQUADR_SCORE_NAMES, averages, evaluate_pool
 
 VIEWS = ("dual", "pivot")
 
@@ -97,10 +98,10 @@ def run_milco(prepared: Prepared, work: Path, encoder: str, threads: int = 2, hi
             run = search(index, topics, work / "runs" / view / f"{pool}.txt", hits=hits, impact=True,
                          encoder=str(queries[view]), threads=threads)
             results[view] |= evaluate_pool(qrels, run, mine)
-    names = [metric(m)[0] for m in BM25_METRICS]
     return {
         "model": encoder, "hits": hits, "threads": threads, "max_length": max_length,
         "terms_per_document": terms_per_document(encoded_all),
         "seconds": {"total": round(time.perf_counter() - started, 1), "encoding": encoding_seconds},
-        "views": {view: {"averages": averages(results[view], names), "settings": results[view]} for view in VIEWS},
+        "views": {view: {"averages": averages(results[view], XQUADR_SCORE_NAMES), "settings": results[view]}
+                  for view in VIEWS},
     }

@@ -8,7 +8,8 @@ import pytest
 
 from pyserini_milco.evaluation.datasets import default_data_dir
 from pyserini_milco.evaluation.metrics import evaluate, read_run
-from pyserini_milco.evaluation.xquadr import load_language, write_corpus, write_topics
+from pyserini_milco.evaluation.xquadr import load_language
+from pyserini_milco.evaluation.xquadr_folder import write_corpus, write_topics
 from pyserini_milco.integration.lucene import analyzer_name, build_index, index_counters, search
 
 
