@@ -25,35 +25,31 @@ from tqdm.auto import tqdm
 from ..modeling.adapters import add_adapters, merge_adapters
 from ..modeling.checkpoint import save_checkpoint
 from ..modeling.model import MilcoModel
-from .common import DELTA_FILE, STATE_FILE, append_log, load_state, save_state, start_run, warmup_cosine, write_delta
+from .common import (DELTA_FILE, STATE_FILE, BackboneSettings, TrainerSettings, append_log, load_state, save_state,
+                     start_run, warmup_cosine, write_delta)
 from .connector_init import aligned_states, fit_connector
-from .data import ParallelCorpus, load_ntrex
+from .data import NtrexSettings, ParallelCorpus, load_ntrex
+from .settings_cli import setting
 
 
+@dataclasses.dataclass(kw_only=True)
+class AlignSettings(BackboneSettings, NtrexSettings, TrainerSettings):
+    """Stage 1's settings (``train align``'s flags)."""
 
-@dataclasses.dataclass
-class AlignSettings:
-    student: str
-    teacher: str
-    ntrex_dir: Path
-    out: Path
-    languages: list[str]
+    student: str = setting(help="MILCO checkpoint to start from: a folder, a hub id, or 'milco-mini-base'")
+    teacher: str = setting(help="English SPLADE masked-LM folder (transformers layout), or 'splade-tiny'")
     steps: int = 1000
-    batch_size: int = 8
-    translations_per_sentence: int = 2
-    adapter_layers: list[int] = dataclasses.field(default_factory=lambda: list(range(6, 12)))
+    batch_size: int = setting(8, help="English sentences per step")
+    translations_per_sentence: int = setting(2, help="foreign versions of each English sentence per step")
     rank: int = 8
     alpha: float = 16.0
     lr: float = 2e-4
     warmup: int = 50
-    max_length: int = 96
-    validation_documents: int = 12
+    max_length: int = setting(96, help="tokens per sentence")
     validate_every: int = 250
     save_every: int = 100
-    seed: int = 0
-    device: str = "cpu"
-    threads: int = 0
-    connector_init_sentences: int = 400
+    connector_init_sentences: int = setting(400, help="English sentences whose aligned token states warm-start "
+                                                      "the connector (0: no warm start)")
 
 
 class Teacher:

@@ -1,4 +1,6 @@
-"""What the trainers share: seeds, the learning-rate schedule, the JSONL log, atomic resumable
+"""What the trainers share: the settings every trainer has (:class:`TrainerSettings`), those of the
+stage-2 trainers (:class:`Stage2Settings`) and of those that train the backbone
+(:class:`BackboneSettings`); seeds, the learning-rate schedule, the JSONL log, atomic resumable
 state, the shipped delta (the trained tensors only, as safetensors with their metadata), and the
 step loop of the stage-2 trainers (:class:`StepLoop`)."""
 from __future__ import annotations
@@ -16,10 +18,63 @@ import torch
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_output
+from .devset import DEFAULT_SETTINGS
+from .settings_cli import COMMA_LIST, int_list, setting
+from .teachers import DEFAULT_TEMPERATURE, E5_TEACHER, FILE_TEACHER
 
 STATE_FILE = "trainer-state.pt"
 DELTA_FILE = "delta.safetensors"
 LOG_FILE = "train-log.jsonl"
+
+
+@dataclasses.dataclass(kw_only=True)
+class TrainerSettings:
+    """What every trainer is given; a trainer's settings set the defaults that differ between trainers."""
+
+    student: str = setting(help="MILCO checkpoint to start from: a folder or a hub id")
+    out: Path = setting(help="output folder: log, trainer state, delta, merged model")
+    steps: int = setting(help="optimizer steps")
+    lr: float = setting(help="peak learning rate (warm-up then cosine)")
+    warmup: int = setting(help="warm-up steps")
+    validate_every: int = setting(help="steps between validations")
+    save_every: int = setting(help="steps between resumable checkpoints")
+    seed: int = setting(0, help="seed of what is random: initialisation, samples, data order")
+    threads: int = setting(0, help="torch CPU threads (0: torch's default)")
+
+
+@dataclasses.dataclass(kw_only=True)
+class Stage2Settings(TrainerSettings):
+    """What the stage-2 trainers (``distill``, ``echo``) are given: groups, a teacher, a development set."""
+
+    student: str = setting(help="MILCO checkpoint to start from: a folder, a hub id, 'milco-mini' or "
+                                "'milco-mini-stage1' (milco-mini before its heads were trained: what the "
+                                "shipped heads start from)")
+    train: Path = setting(help="training groups, JSONL: {query, positive, negatives[, scores]} "
+                               "(see pyserini_milco/train/groups.py)")
+    dev: Path | None = setting(None, help="development set folder (from `groups`: OUT/dev); chooses the exported "
+                                          "checkpoint")
+    teacher: str = setting(FILE_TEACHER, help=f"'{FILE_TEACHER}' (the groups' own scores), '{E5_TEACHER}', "
+                                              "or a cross-encoder folder / hub id")
+    temperature: float = setting(DEFAULT_TEMPERATURE, help=f"{E5_TEACHER} teacher: cosine / temperature")
+    batch_size: int = setting(help="groups per step")
+    negatives: int = setting(7, help="negatives per group (the file may hold more)")
+    query_max_length: int = setting(64, help="tokens per query")
+    passage_max_length: int = setting(256, help="tokens per passage")
+    dev_settings: list[str] = setting(factory=lambda: list(DEFAULT_SETTINGS), spelling=COMMA_LIST,
+                                      help="development settings QUERY-POOL languages, e.g. de-en,zh-zh")
+    validate_every: int = setting(help="steps between development-set validations")
+
+
+@dataclasses.dataclass(kw_only=True)
+class BackboneSettings:
+    """What the trainers that train the backbone (``align``, ``distill``) are given: its low-rank
+    adapters and the device that runs it (``echo`` keeps it frozen and cached, on the CPU)."""
+
+    adapter_layers: list[int] = setting(factory=lambda: list(range(6, 12)), type=int_list,
+                                        help="backbone layers with adapters, e.g. 6-11 or 0,5,11")
+    rank: int = setting(help="adapter rank")
+    alpha: float = setting(help="adapter scaling numerator (alpha / rank)")
+    device: str = setting("cpu", help="cpu or cuda (bf16 autocast on cuda)")
 
 
 def set_seeds(seed: int) -> None:

@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 from ..errors import InputError, MissingInput
+from .settings_cli import COMMA_LIST, setting
 
 #: NTREX file codes of the XQuAD-R languages (ISO 639-1 → NTREX code).
 XQUAD_LANGUAGES = {
@@ -22,6 +23,18 @@ ENGLISH_FILE = "NTREX-128/newstest2019-src.eng.txt"
 def default_ntrex_dir() -> Path:
     """``../shared/data/ntrex`` beside the repository (where CI and developers keep it)."""
     return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ntrex"
+
+
+@dataclasses.dataclass(kw_only=True)
+class NtrexSettings:
+    """Which NTREX-128 text a command reads and which documents it holds out: stage 1 validates on
+    them, stage 2's development set is built from them (the same ones for the same seed)."""
+
+    ntrex_dir: Path = setting(factory=default_ntrex_dir, help="NTREX-128 folder (parallel text)")
+    languages: list[str] = setting(factory=lambda: list(XQUAD_LANGUAGES), spelling=COMMA_LIST,
+                                   help="comma-separated languages paired with English")
+    validation_documents: int = setting(12, help="NTREX documents held out: stage 1's validation, stage 2's "
+                                                 "development set (the same ones for the same seed)")
 
 
 @dataclasses.dataclass(frozen=True)

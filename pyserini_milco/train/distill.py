@@ -34,10 +34,11 @@ from ..modeling.adapters import add_adapters, merge_adapters
 from ..modeling.checkpoint import save_checkpoint
 from ..encoding.encoder import MilcoEncoder, pad_sequences
 from ..modeling.model import MilcoModel
-from .common import DELTA_FILE, StepLoop, seeded_batches, start_run, write_delta
-from .devset import DEFAULT_SETTINGS, evaluate_retriever, load_devset
+from .common import DELTA_FILE, BackboneSettings, Stage2Settings, StepLoop, seeded_batches, start_run, write_delta
+from .devset import evaluate_retriever, load_devset
 from .groups import TrainingGroup, read_groups
-from .teachers import FILE_TEACHER, Teacher, load_teacher
+from .settings_cli import setting, two_words
+from .teachers import Teacher, load_teacher
 
 BEST_FILE = "best-trainable.pt"
 REGULARIZERS = ("l1", "flops")
@@ -45,40 +46,33 @@ ECHO_PARAMETERS = ("echo.weight", "echo.bias", "scale")
 HEAD_PARAMETERS = ("mlm_head.predictions.transform.", "mlm_head.predictions.bias")
 
 
-@dataclasses.dataclass
-class DistillSettings:
-    student: str
-    train: Path
-    out: Path
-    dev: Path | None = None
-    teacher: str = FILE_TEACHER
-    temperature: float = 0.02
+@dataclasses.dataclass(kw_only=True)
+class DistillSettings(BackboneSettings, Stage2Settings):
+    """``train distill``'s settings."""
+
     steps: int = 2000
     batch_size: int = 4
-    negatives: int = 7
-    adapter_layers: list[int] = dataclasses.field(default_factory=lambda: list(range(6, 12)))
     rank: int = 16
     alpha: float = 32.0
-    lr: float = 2e-4
-    echo_lr: float = 2e-3
-    warmup: int = -1
-    query_max_length: int = 64
-    passage_max_length: int = 256
-    micro_batch: int = 8
-    regularizer: str = "l1"
-    lambda_q: float = 1e-3
-    lambda_d: float = 1e-5
-    reg_warmup: int = 500
-    regularize_source: bool = False
-    train_head: bool = False
-    dev_settings: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_SETTINGS))
-    select_max_query_terms: float | None = None
-    select_max_passage_terms: float | None = None
+    lr: float = setting(2e-4, help="peak learning rate of adapters, connector and head")
+    echo_lr: float = setting(2e-3, help="peak learning rate of the new LexEcho head and its scale")
+    warmup: int = setting(-1, help="warm-up steps (-1: 3% of the steps, as the paper)")
+    micro_batch: int = setting(8, help="texts run through the model together, grouped by length (less padding; "
+                                       "same gradients)")
+    regularizer: str = setting("l1", choices=REGULARIZERS, help="sparsity penalty on the vectors")
+    lambda_q: float = setting(1e-3, help="penalty weight on queries (paper: 1e-3)")
+    lambda_d: float = setting(1e-5, help="penalty weight on passages (paper: 1e-5)")
+    reg_warmup: int = setting(500, help="steps over which the penalty ramps up quadratically")
+    regularize_source: bool = setting(False, spelling=two_words("on", "off"),
+                                      help="also penalise the source (LexEcho) view, as the paper does not (on "
+                                           "milco-mini it silenced the LexEcho head for good)")
+    train_head: bool = setting(False, help="also train the English head's transform and bias")
+    select_max_query_terms: float | None = setting(None, help="export only a checkpoint whose development queries "
+                                                              "average at most this many terms")
+    select_max_passage_terms: float | None = setting(None, help="export only a checkpoint whose development "
+                                                                "passages average at most this many terms")
     validate_every: int = 200
     save_every: int = 50
-    seed: int = 0
-    device: str = "cpu"
-    threads: int = 0
 
     def __post_init__(self) -> None:
         if self.regularizer not in REGULARIZERS:

@@ -46,14 +46,15 @@ from tqdm.auto import tqdm
 from ..encoding.encoder import pad_sequences, split_rows
 from ..encoding.pruning import PruneSpec, prune
 from ..encoding.terms import SparseVector
-from ..encoding.options import DEFAULT_QUERY_PRUNE
+from ..encoding.options import DEFAULT_QUERY_PRUNE, parse_optional_prune
 from ..modeling.checkpoint import save_checkpoint
 from ..modeling.model import MilcoModel
-from .common import DELTA_FILE, StepLoop, seeded_batches, start_run, write_delta
-from .devset import DEFAULT_SETTINGS, evaluate_retriever, load_devset
+from .common import DELTA_FILE, Stage2Settings, StepLoop, seeded_batches, start_run, write_delta
+from .devset import evaluate_retriever, load_devset
 from .distill import ECHO_PARAMETERS, kl_teacher_student, source_scores, sparse_rows
 from .groups import TrainingGroup, read_groups
-from .teachers import FILE_TEACHER, load_teacher
+from .settings_cli import NEGATED_SWITCH, Spelling, setting, two_words
+from .teachers import load_teacher
 
 BEST_FILE = "best-echo.pt"
 #: the loss's own trained multiplier on the student's scores, kept in the resumable state
@@ -68,39 +69,49 @@ DECODER_BIAS = "mlm_head.predictions.bias"
 CONNECTOR_PREFIXES = ("projector.", "mlm_head.predictions.transform.")
 
 
-@dataclasses.dataclass
-class EchoSettings:
-    student: str
-    train: Path
-    out: Path
-    dev: Path | None = None
-    teacher: str = FILE_TEACHER
-    temperature: float = 0.02
-    groups: int = 4000
+#: ``--dev-query-prune``: unset (the stock search's pruning), ``none``, or ``METHOD:VALUE[:VIEW]``
+DEV_QUERY_PRUNE = Spelling(show=lambda default: None, read=lambda text: parse_optional_prune(text, DEFAULT_QUERY_PRUNE))
+
+
+@dataclasses.dataclass(kw_only=True)
+class EchoSettings(Stage2Settings):
+    """``train echo``'s settings."""
+
+    out: Path = setting(help="output folder: log, trainer state, delta (echo tensors), merged model")
+    groups: int = setting(4000, help="groups drawn (seeded) from the file; each distinct text runs through the "
+                                     "frozen model once")
     steps: int = 400
     batch_size: int = 32
-    negatives: int = 7
     lr: float = 1e-2
     warmup: int = 50
-    source_l1_q: float = 0.0
-    source_l1_d: float = 0.0
-    train_bias: bool = False
-    bias_lr: float = 1e-2
-    pivot_l1_q: float = 0.0
-    pivot_l1_d: float = 0.0
-    train_connector: bool = False
-    connector_lr: float = 3e-4
-    logit_margin: float = LOGIT_MARGIN
-    train_multiplier: bool = True
-    uniform_init: bool = True
-    query_max_length: int = 64
-    passage_max_length: int = 256
-    dev_settings: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_SETTINGS))
-    dev_query_prune: PruneSpec | None = DEFAULT_QUERY_PRUNE
+    source_l1_q: float = setting(0.0, help="L1 weight on the queries' source view (1e-3 already silenced the head "
+                                           "on milco-mini)")
+    source_l1_d: float = setting(0.0, help="L1 weight on the passages' source view")
+    train_bias: bool = setting(False, help="also train the English decoder's bias: a per-term threshold on the "
+                                           "pivot view")
+    bias_lr: float = setting(1e-2, help="peak learning rate of the decoder bias")
+    pivot_l1_q: float = setting(0.0, help="L1 weight on the queries' pivot view (with --train-bias or "
+                                          "--train-connector)")
+    pivot_l1_d: float = setting(0.0, help="L1 weight on the passages' pivot view (with --train-bias or "
+                                          "--train-connector)")
+    train_connector: bool = setting(False, help="also train the connector and the English head's transform, on "
+                                                "the cached backbone states (logits recomputed at each text's cached "
+                                                "terms; the development set over the whole vocabulary)")
+    connector_lr: float = setting(3e-4, help="peak learning rate of the connector and head transform")
+    logit_margin: float = setting(LOGIT_MARGIN, help="cache each text's decoder logits above -MARGIN: how far the "
+                                                     "bias may rise (with the connector frozen), or the candidate "
+                                                     "terms of --train-connector (smaller is faster)")
+    train_multiplier: bool = setting(True, flag="--freeze-multiplier", spelling=NEGATED_SWITCH,
+                                     help="keep the loss's multiplier on the student's scores at its starting "
+                                          "value (matched to the teacher's spread) instead of training it")
+    uniform_init: bool = setting(True, flag="--init", spelling=two_words("uniform", "keep"),
+                                 help="uniform: start every token at weight `scale` (echo weight 0, bias 1); keep: "
+                                      "the checkpoint's head")
+    dev_query_prune: PruneSpec | None = setting(DEFAULT_QUERY_PRUNE, spelling=DEV_QUERY_PRUNE,
+                                                help="prune development queries, e.g. topk:20 or 'none' (default: "
+                                                     "as the stock search does, topk:20)")
     validate_every: int = 50
     save_every: int = 50
-    seed: int = 0
-    threads: int = 0
 
 
 @dataclasses.dataclass

@@ -35,8 +35,10 @@ from tqdm.auto import tqdm
 
 from ..atomic import atomic_output
 from ..errors import OptionError
-from .data import ParallelCorpus
+from .data import NtrexSettings, ParallelCorpus
 from .groups import TrainingGroup, iter_lines
+from .settings_cli import setting
+from .teachers import DEFAULT_TEMPERATURE
 
 ENGLISH = "en"
 #: The teacher's unit embeddings of texts of a kind (``"query"`` or ``"passage"``), ``[N, dim]``.
@@ -70,19 +72,28 @@ def cut_passages(documents: Sequence[str], chunk_sentences: int) -> list[Passage
     return passages
 
 
-@dataclasses.dataclass
-class GroupSettings:
-    languages: list[str]
-    groups: int = 20000
-    negatives: int = 7
-    chunk_sentences: int = 4
-    ict_share: float = 0.5
-    english_passage_share: float = 0.4
-    same_language_share: float = 0.4
-    mine_depth: int = 30
-    temperature: float = 0.02
-    validation_documents: int = 12
-    seed: int = 0
+@dataclasses.dataclass(kw_only=True)
+class SplitSettings(NtrexSettings):
+    """What decides the passages and the held-out documents (``train devset``'s flags)."""
+
+    chunk_sentences: int = setting(4, help="consecutive sentences per passage")
+    seed: int = setting(0, help="seed for the held-out documents (the same seed holds out the same ones as stage 1) "
+                                "and, in `groups`, for the sampling")
+
+
+@dataclasses.dataclass(kw_only=True)
+class GroupSettings(SplitSettings):
+    """How training groups are sampled and mined (``train groups``'s flags)."""
+
+    groups: int = setting(20000, help="training groups to sample")
+    negatives: int = setting(7, help="negatives per group, mined by the teacher")
+    ict_share: float = setting(0.5, help="share of inverse-cloze groups (the positive passage lacks the query's "
+                                         "sentence); the rest hold its translation")
+    english_passage_share: float = setting(0.4, help="share of groups whose passages are English")
+    same_language_share: float = setting(0.4, help="share of groups whose passages are in the query's language "
+                                                   "(the rest: a third language)")
+    mine_depth: int = setting(30, help="negatives are drawn from the teacher's top passages to this depth")
+    temperature: float = setting(DEFAULT_TEMPERATURE, help="teacher logits are cosine / temperature")
 
 
 class TeacherTable:
@@ -170,7 +181,7 @@ class GroupBuilder:
         return len(groups)
 
 
-def write_devset(corpus: ParallelCorpus, settings: GroupSettings, folder: Path, query_sentence: int = 2) -> dict:
+def write_devset(corpus: ParallelCorpus, settings: SplitSettings, folder: Path, query_sentence: int = 2) -> dict:
     """The ICT development set: ``pool.<lang>.jsonl`` (Pyserini JsonCollection), ``topics.<lang>.tsv``
     and ``qrels.txt`` (the same ids in every language).
 
