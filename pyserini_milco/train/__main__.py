@@ -16,9 +16,10 @@ from pathlib import Path
 
 from .align import AlignSettings, AlignTrainer
 from .common import TrainerSettings
-from .distill import DistillSettings
-from .echo import EchoSettings
-from .ntrex_groups import GroupSettings, SplitSettings
+from .data import load_ntrex
+from .distill import DistillSettings, DistillTrainer
+from .echo import EchoSettings, EchoTrainer
+from .ntrex_groups import GroupBuilder, GroupSettings, SplitSettings, write_devset
 from .settings_cli import add_settings_arguments, settings_from_args
 
 
@@ -48,6 +49,7 @@ def add_trainer_parser(sub, name: str, settings: type, help: str) -> None:
 
 
 def add_groups_parser(sub) -> None:
+    """``groups``: :class:`.ntrex_groups.GroupSettings` as flags, the output folder and torch's threads."""
     groups = add_command(sub, "groups", "stage-2 training groups and a development set from NTREX-128 (teacher: e5-small)")
     groups.add_argument("--out", type=Path, required=True,
                         help="output folder: OUT/train.jsonl and the development set OUT/dev/")
@@ -56,6 +58,7 @@ def add_groups_parser(sub) -> None:
 
 
 def add_devset_parser(sub) -> None:
+    """``devset``: :class:`.ntrex_groups.SplitSettings` as flags, the output folder and the query sentence."""
     devset = add_command(sub, "devset", "only a development set from NTREX-128's held-out documents (no teacher; seconds)")
     devset.add_argument("--out", type=Path, required=True, help="output folder of the development set")
     add_settings_arguments(devset, SplitSettings)
@@ -77,9 +80,6 @@ def resolve_named_parts(args: argparse.Namespace) -> None:
 
 def run_devset(args: argparse.Namespace) -> dict:
     """Write the development set OUT/ alone (see :func:`.ntrex_groups.write_devset`)."""
-    from .data import load_ntrex
-    from .ntrex_groups import write_devset
-
     settings = settings_from_args(SplitSettings, args)
     corpus = load_ntrex(settings.ntrex_dir, settings.languages)
     return {"dev": str(args.out), **write_devset(corpus, settings, args.out, args.query_sentence)}
@@ -90,8 +90,6 @@ def run_groups(args: argparse.Namespace) -> dict:
     import torch
 
     from ..mini.e5 import E5Embedder
-    from .data import load_ntrex
-    from .ntrex_groups import GroupBuilder, write_devset
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -113,15 +111,13 @@ def resolve_mini_student(args: argparse.Namespace) -> None:
 
 
 def run_distill(args: argparse.Namespace) -> dict:
-    from .distill import DistillTrainer
-
+    """Stage 2 (see :mod:`.distill`)."""
     resolve_mini_student(args)
     return DistillTrainer(settings_from_args(DistillSettings, args)).train(resume=args.resume)
 
 
 def run_echo(args: argparse.Namespace) -> dict:
-    from .echo import EchoTrainer
-
+    """Stage 2 above the frozen backbone (see :mod:`.echo`)."""
     resolve_mini_student(args)
     return EchoTrainer(settings_from_args(EchoSettings, args)).train(resume=args.resume)
 
