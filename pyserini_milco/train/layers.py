@@ -40,9 +40,12 @@ from ..encoding.terms import SparseVector
 from ..modeling import unpadded
 from ..modeling.model import MilcoModel
 from .common import seeded_batches, start_run
-from .devset import DevSet, evaluate_retriever, load_devset
-from .distill import ECHO_PARAMETERS
-from .echo import BEST_FILE, CONNECTOR_PREFIXES, DECODER_BIAS, MULTIPLIER, EchoSettings, EchoTrainer, FrozenText
+from ..encoding.pruning import prune
+from ..evaluation.metrics import top_hits, write_qrels, write_run
+from .devset import DevSet, dense_scores, evaluate_retriever, load_devset
+from .distill import ECHO_PARAMETERS, sparse_rows
+from .echo import (BEST_FILE, CONNECTOR_PREFIXES, DECODER_BIAS, MULTIPLIER, EchoSettings, EchoTrainer, FrozenText,
+                   source_vector)
 from .teachers import load_teacher
 
 CACHE_FILE = "lower-cache.pt"
@@ -88,10 +91,13 @@ def run_layers(model: MilcoModel, states: torch.Tensor, lengths: Sequence[int], 
 
 @torch.no_grad()
 def freeze_lower(model: MilcoModel, tokenizer, texts: Sequence[str], max_length: int, first_upper: int, desc: str,
-                 margin: float, dtype: torch.dtype = torch.float16, batch_size: int = 32) -> dict[str, FrozenText]:
+                 margin: float, dtype: torch.dtype = torch.float16, batch_size: int = 32,
+                 candidates: bool = True) -> dict[str, FrozenText]:
     """Every distinct text of ``texts``: its token ids, its states at the input of layer
     ``first_upper`` (in ``dtype``) and its candidate terms under the whole model (decoder logits
-    without the bias, where the logit with the bias is above ``-margin``)."""
+    without the bias, where the logit with the bias is above ``-margin``). Development texts need
+    no candidates (validation scores the whole vocabulary): ``candidates=False`` skips the upper
+    layers and the head, and leaves them empty."""
     unique = sorted(set(texts), key=len)
     depth = len(model.m_model.encoder.layer)
     cache: dict[str, FrozenText] = {}
@@ -101,12 +107,15 @@ def freeze_lower(model: MilcoModel, tokenizer, texts: Sequence[str], max_length:
         batch, mask = pad_sequences(ids, tokenizer.pad_token_id)
         lengths = mask.sum(dim=1).tolist()
         lower = run_layers(model, model.m_model.embeddings(input_ids=batch)[mask.bool()], lengths, range(first_upper))
-        logits = model.token_max_logits(run_layers(model, lower, lengths, range(first_upper, depth)), lengths, relu=False)
         bias = model.mlm_head.predictions.bias
-        for text, row, text_states, vector in zip(chunk, ids, lower.split(lengths), logits):
-            kept = (vector > -margin).nonzero().squeeze(1)
-            cache[text] = FrozenText(torch.tensor(row), text_states.to(dtype),
-                                     SparseVector(kept.numpy().astype(np.int64), (vector - bias)[kept].numpy()))
+        if candidates:
+            logits = model.token_max_logits(run_layers(model, lower, lengths, range(first_upper, depth)), lengths, relu=False)
+            kept = [(vector > -margin).nonzero().squeeze(1) for vector in logits]
+            terms = [SparseVector(k.numpy().astype(np.int64), (v - bias)[k].numpy()) for k, v in zip(kept, logits)]
+        else:
+            terms = [SparseVector(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))] * len(chunk)
+        for text, row, text_states, vector in zip(chunk, ids, lower.split(lengths), terms):
+            cache[text] = FrozenText(torch.tensor(row), text_states.to(dtype), vector)
     return cache
 
 
@@ -185,16 +194,17 @@ class LayerTrainer(EchoTrainer):
                 return saved["queries"], saved["passages"], saved["dev"]
         dtype = getattr(torch, self.s.cache_dtype)
 
-        def freeze(texts: Sequence[str], max_length: int, desc: str) -> dict[str, FrozenText]:
-            return freeze_lower(self.model, self.tokenizer, texts, max_length, first, desc, self.s.logit_margin, dtype)
+        def freeze(texts: Sequence[str], max_length: int, desc: str, candidates: bool = True) -> dict[str, FrozenText]:
+            return freeze_lower(self.model, self.tokenizer, texts, max_length, first, desc, self.s.logit_margin, dtype,
+                                candidates=candidates)
 
         queries = freeze([g.query for g in self.groups], self.s.query_max_length, "freeze queries")
         passages = freeze([p for g in self.groups for p in g.passages], self.s.passage_max_length, "freeze passages")
         dev = []
         for devset in self.devsets:
             query_texts, pool_texts = self.dev_texts(devset)
-            dev.append({"query": freeze(query_texts, self.s.query_max_length, "freeze dev queries"),
-                        "passage": freeze(pool_texts, self.s.passage_max_length, "freeze dev passages")})
+            dev.append({"query": freeze(query_texts, self.s.query_max_length, "freeze dev queries", False),
+                        "passage": freeze(pool_texts, self.s.passage_max_length, "freeze dev passages", False)})
         with atomic_output(path, "wb") as handle:
             torch.save({"key": key, "queries": queries, "passages": passages, "dev": dev}, handle)
         return queries, passages, dev
@@ -302,3 +312,40 @@ class LayerTrainer(EchoTrainer):
             if group["kind"] == "echo" and share < ECHO_COLLAPSE * self.echo_live_start and not group.get("cut"):
                 group["peak"], group["cut"] = group["peak"] / 10, True
                 tqdm.write(f"LexEcho: {share:.3f} of the tokens live (start {self.echo_live_start:.3f}): its learning rate cut tenfold")
+
+    @torch.no_grad()
+    def write_dev_runs(self, folder: Path, depth: int = 100) -> dict[str, Path]:
+        """The current model's runs on every development variant and setting, as one TREC run and
+        its qrels (query ids ``<setting>:<qid>``), for ``python -m pyserini_milco.compare``: scored as
+        validation scores them (dual view, queries pruned as the stock search prunes them)."""
+        pivot_size = self.model.config.en_vocab_size
+        dimension = pivot_size + self.model.config.m_vocab_size
+        run, qrels = {}, {}
+        for devset, cache in zip(self.devsets, self.dev_caches):
+            self.dev_cache = self.lifted_cache(cache)
+
+            def rows(texts: Sequence[str], kind: str):
+                cached = [self.dev_cache[kind][t] for t in texts]
+                _, weights = self.echo_weights(cached)
+                vectors = [SparseVector.concat([v, source_vector(t, w[:len(t.ids)], pivot_size)])
+                           for v, t, w in zip(self.pivot_vectors(cached), cached, weights)]
+                if kind == "query" and self.s.dev_query_prune is not None:
+                    vectors = [prune(v, self.s.dev_query_prune, pivot_size) for v in vectors]
+                return sparse_rows(vectors, dimension)
+
+            pools = {}
+            for setting in self.s.dev_settings:
+                query_language, pool_language = setting.split("-")
+                if pool_language not in pools:
+                    docids, texts = devset.pool(pool_language)
+                    pools[pool_language] = (docids, rows(texts, "passage"))
+                docids, matrix = pools[pool_language]
+                qids, texts = devset.topics(query_language)
+                hits = top_hits(dense_scores(rows(texts, "query"), matrix), qids, docids, depth)
+                run.update({f"{setting}:{qid}": docs for qid, docs in hits.items()})
+                qrels.update({f"{setting}:{qid}": devset.qrels[qid] for qid in qids})
+        self.dev_cache = {}
+        folder.mkdir(parents=True, exist_ok=True)
+        write_run(run, folder / "run.txt")
+        write_qrels(qrels, folder / "qrels.txt")
+        return {"run": folder / "run.txt", "qrels": folder / "qrels.txt"}

@@ -9,6 +9,7 @@ import torch
 from safetensors import safe_open
 
 from pyserini_milco.encoding.names import load_checkpoint
+from pyserini_milco.evaluation.metrics import evaluate, read_qrels, read_run
 from pyserini_milco.train.echo import freeze_texts
 from pyserini_milco.train.layers import LayerSettings, LayerTrainer, freeze_lower, lift, pooled, upper_layer_names
 from tiny import TEXTS
@@ -86,3 +87,23 @@ def test_training_moves_the_upper_layers_and_lowers_the_kl(parts, tmp_path):
     assert not torch.equal(trainer.model.m_model.encoder.layer[1].output.dense.weight, start)
     assert torch.equal(trainer.model.m_model.encoder.layer[0].output.dense.weight,
                        load_checkpoint(parts / "student")[0].m_model.encoder.layer[0].output.dense.weight)
+
+
+def test_dev_runs_score_as_validation_pools(parts, tmp_path):
+    variant = tmp_path / "dev-s1"  # a variant: the same pools, its own query ids, one query fewer
+    variant.mkdir()
+    for path in (parts / "dev").iterdir():
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".jsonl":
+            (variant / path.name).write_text(text, encoding="utf-8")
+        else:
+            separator = "\t" if path.suffix == ".tsv" else " "
+            lines = [line.split(separator, 1) for line in text.splitlines()[:2]]
+            (variant / path.name).write_text("".join(f"{q}-s1{separator}{rest}\n" for q, rest in lines), encoding="utf-8")
+    trainer = LayerTrainer(settings(parts, tmp_path / "r", 2, dev_variants=[variant]))
+    validation = trainer.validate()
+    paths = trainer.write_dev_runs(tmp_path / "runs")
+    qrels, run = read_qrels(paths["qrels"]), read_run(paths["run"])
+    assert len(qrels) == 2 * (3 + 2)  # two settings x (three queries + the variant's two)
+    assert sorted({qid.split(":")[0] for qid in qrels}) == ["de-en", "en-en"]
+    assert round(evaluate(qrels, run, ["ndcg_cut.10"])["ndcg_cut_10"], 4) == pytest.approx(validation["ndcg@10_mean"], abs=1e-4)
