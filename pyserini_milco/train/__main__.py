@@ -1,4 +1,4 @@
-"""``python -m pyserini_milco.train align|groups|devset|distill|echo``: MILCO's two training stages.
+"""``python -m pyserini_milco.train align|groups|devset|distill|echo|layers``: MILCO's two training stages.
 
 * ``align``: stage 1, sparse alignment pretraining against an English SPLADE teacher;
 * ``groups``: stage-2 training groups (query, positive, negatives, teacher scores) and a development
@@ -6,7 +6,8 @@
 * ``devset``: only a development set, optionally a variant asking with another sentence of each passage;
 * ``distill``: stage 2, KL distillation from a teacher over each group, with a sparsity penalty;
 * ``echo``: stage 2 above the frozen backbone (LexEcho; with flags the decoder bias, the connector and
-  the head's transform), on cached backbone states (fast on a CPU).
+  the head's transform), on cached backbone states (fast on a CPU);
+* ``layers``: stage 2 through the backbone's top layers as well, on cached states of the layers below.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .common import TrainerSettings
 from .data import load_ntrex
 from .distill import DistillSettings, DistillTrainer
 from .echo import EchoSettings, EchoTrainer
+from .layers import LayerSettings, LayerTrainer
 from .ntrex_groups import GroupBuilder, GroupSettings, SplitSettings, write_devset
 from .settings_cli import add_settings_arguments, settings_from_args
 
@@ -33,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_trainer_parser(sub, "distill", DistillSettings, "stage 2: KL distillation over groups of 1 positive + k negatives")
     add_trainer_parser(sub, "echo", EchoSettings,
                        "stage 2 above the frozen backbone: LexEcho, and optionally the decoder bias and the connector")
+    add_trainer_parser(sub, "layers", LayerSettings,
+                       "stage 2 through the backbone's top layers, on cached states of the frozen layers below")
     return parser
 
 
@@ -122,6 +126,12 @@ def run_echo(args: argparse.Namespace) -> dict:
     return EchoTrainer(settings_from_args(EchoSettings, args)).train(resume=args.resume)
 
 
+def run_layers(args: argparse.Namespace) -> dict:
+    """Stage 2 through the top layers (see :mod:`.layers`)."""
+    resolve_mini_student(args)
+    return LayerTrainer(settings_from_args(LayerSettings, args)).train(resume=args.resume)
+
+
 def run_align(args: argparse.Namespace) -> dict:
     """Stage 1 (see :mod:`.align`)."""
     resolve_named_parts(args)
@@ -129,7 +139,8 @@ def run_align(args: argparse.Namespace) -> dict:
 
 
 #: each subcommand's runner; each returns the summary printed as JSON
-RUNNERS = {"align": run_align, "groups": run_groups, "devset": run_devset, "distill": run_distill, "echo": run_echo}
+RUNNERS = {"align": run_align, "groups": run_groups, "devset": run_devset, "distill": run_distill, "echo": run_echo,
+           "layers": run_layers}
 
 
 def main(argv: list[str] | None = None) -> None:

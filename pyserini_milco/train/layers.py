@@ -46,29 +46,45 @@ from .devset import DevSet, dense_scores, evaluate_retriever, load_devset
 from .distill import ECHO_PARAMETERS, sparse_rows
 from .echo import (BEST_FILE, CONNECTOR_PREFIXES, DECODER_BIAS, MULTIPLIER, EchoSettings, EchoTrainer, FrozenText,
                    source_vector)
+from .settings_cli import Spelling, setting, two_words
 from .teachers import load_teacher
 
 CACHE_FILE = "lower-cache.pt"
 #: cut LexEcho's learning rate when the share of live development tokens falls under this part of its start
 ECHO_COLLAPSE = 0.5
 LAYER_PREFIX = "m_model.encoder.layer."
+#: folders as ``a,b`` on the command line
+PATH_LIST = Spelling(lambda paths: ",".join(map(str, paths)), lambda text: [Path(p) for p in text.split(",") if p])
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(kw_only=True)
 class LayerSettings(EchoSettings):
-    """``train echo``'s settings (connector and bias trained, heads kept, multiplier frozen) plus
-    the number of upper layers trained and their learning rate."""
+    """``train layers``'s settings: ``train echo``'s, with the bias and the connector trained, the
+    student's heads kept and the loss's multiplier frozen, plus the upper layers trained."""
 
-    upper_layers: int = 2
-    layer_lr: float = 5e-5
+    upper_layers: int = setting(2, help="backbone layers trained, counted from the top; the states below them are "
+                                        "cached once per text")
+    layer_lr: float = setting(5e-5, help="peak learning rate of the upper layers")
+    lr: float = 1e-3
+    bias_lr: float = 1e-3
+    connector_lr: float = 1e-4
     logit_margin: float = 1.0
-    train_bias: bool = True
-    train_connector: bool = True
-    train_multiplier: bool = False
-    uniform_init: bool = False
-    dev_variants: list[Path] = dataclasses.field(default_factory=list)
-    dev_teacher: bool = True
-    cache_dtype: str = "float16"
+    train_bias: bool = setting(True, spelling=two_words("on", "off"), help="also train the English decoder's bias")
+    train_connector: bool = setting(True, spelling=two_words("on", "off"),
+                                    help="also train the connector and the English head's transform")
+    train_multiplier: bool = setting(False, flag="--train-multiplier", spelling=two_words("on", "off"),
+                                     help="train the loss's multiplier on the student's scores (off: kept at its "
+                                          "teacher-matched start; trained, it lets the connector shrink every logit)")
+    uniform_init: bool = setting(False, flag="--init", spelling=two_words("uniform", "keep"),
+                                 help="uniform: restart LexEcho uniform; keep: the checkpoint's heads")
+    dev_variants: list[Path] = setting(factory=list, spelling=PATH_LIST,
+                                       help="more development sets pooled with --dev to choose checkpoints (e.g. the "
+                                            "`train devset --query-sentence 1` and `3` variants), comma-separated")
+    dev_teacher: bool = setting(True, spelling=two_words("on", "off"),
+                                help="score the dense teacher (multilingual-e5-small) on the development set once, "
+                                     "logged beside every validation")
+    cache_dtype: str = setting("float16", choices=("float16", "bfloat16", "float32"),
+                               help="dtype of the cached lower-layer states (float16 halves the memory)")
 
 
 def upper_layer_names(model: MilcoModel, upper_layers: int) -> tuple[int, list[str]]:
