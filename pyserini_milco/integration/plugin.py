@@ -9,7 +9,9 @@ functions right after the Pyserini modules they patch are imported:
   the map, and the ``auto`` fallback, first checks whether the folder holds a MILCO checkpoint;
 * ``python -m pyserini.search.lucene --impact --encoder ...`` gets :class:`MilcoQueryEncoder`,
   keeps query terms that occur in every document (MILCO's ``m_<s>``/``m_</s>`` do; Pyserini's
-  default ``--min-idf 0`` would drop them silently) and encodes each batch of queries at once.
+  default ``--min-idf 0`` would drop them silently), encodes each batch of queries at once and
+  searches straight into Lucene (:mod:`.impact_search`: no per-term pyjnius calls, no stored
+  documents read, batches on ``--threads`` threads).
 
 Options that the stock CLIs cannot carry come from environment variables (our own wrappers,
 ``python -m pyserini_milco.encode`` / ``.search``, take them as flags):
@@ -181,8 +183,11 @@ def _uses_milco_terms(query_encoder) -> bool:
 
 def register_impact_search(other: Callable[[object], object | None] | None = None) -> None:
     """Teach ``LuceneImpactSearcher`` about MILCO query encoders (and ``other``'s, e.g. BGE-M3's lexical
-    one) and MILCO's every-document terms."""
+    one) and MILCO's every-document terms, and search MILCO queries through :mod:`.impact_search`
+    (Pyserini's own ``search``/``batch_search`` stay in ``_milco_originals``)."""
     from pyserini.search.lucene import _impact_searcher as module
+
+    from . import impact_search
 
     def impact_query_encoder(name):
         return None if other is None else other(name)
@@ -192,6 +197,7 @@ def register_impact_search(other: Callable[[object], object | None] | None = Non
         return
     original_from_str = searcher_class._init_query_encoder_from_str
     original_init = searcher_class.__init__
+    original_search = searcher_class.search
     original_batch_search = searcher_class.batch_search
 
     def init_query_encoder_from_str(query_encoder):
@@ -205,12 +211,30 @@ def register_impact_search(other: Callable[[object], object | None] | None = Non
         if min_idf == 0 and _uses_milco_terms(self.query_encoder):
             self.min_idf = -1
 
-    def batch_search(self, queries, qids, *args, **kwargs):
+    def fast_path(self, fields):
+        """MILCO queries without per-field boosts go straight into Lucene (:mod:`.impact_search`)."""
+        if fields or self.encoder_type != "pytorch" or not _uses_milco_terms(self.query_encoder):
+            return None
+        return impact_search.attached(self)
+
+    def search(self, q, k=10, fields=None):
+        fast = fast_path(self, fields)
+        if fast is None:
+            return original_search(self, q, k, fields or {})
+        return fast.search(impact_search.query_vector(self, q), k)
+
+    def batch_search(self, queries, qids, k=10, threads=1, fields=None):
         if hasattr(self.query_encoder, "prefetch"):  # MILCO's and BGE-M3's: one pass per search batch
             self.query_encoder.prefetch(queries)
-        return original_batch_search(self, queries, qids, *args, **kwargs)
+        fast = fast_path(self, fields)
+        if fast is None:
+            return original_batch_search(self, queries, qids, k, threads, fields or {})
+        vectors = [impact_search.query_vector(self, q) for q in queries]
+        return dict(zip(qids, fast.batch_search(vectors, int(k), int(threads))))
 
     searcher_class._init_query_encoder_from_str = staticmethod(init_query_encoder_from_str)
     searcher_class.__init__ = __init__
+    searcher_class.search = search
     searcher_class.batch_search = batch_search
+    searcher_class._milco_originals = {"search": original_search, "batch_search": original_batch_search}
     searcher_class._milco_registered = True

@@ -114,6 +114,34 @@ def test_lucene_scores_equal_python_dot_products(pipeline):
             assert positive[mine] == pytest.approx(positive[theirs], rel=FLOAT32_REL)
 
 
+def test_fast_search_equals_pyserini_search(pipeline):
+    """The plugin's search path (:mod:`pyserini_milco.integration.impact_search`) against Pyserini's
+    own methods on the real index: the same ranked lists and scores, and the CLI run is that run."""
+    from pyserini.search.lucene import LuceneImpactSearcher
+
+    from pyserini_milco.integration.impact_search import ImpactHit
+
+    folder, work, _, queries, _ = pipeline
+    searcher = LuceneImpactSearcher(str(work / "index"), MilcoQueryEncoder(str(folder), device="cpu"))
+    original = type(searcher)._milco_originals
+    qids, texts = [q for q, _ in queries], [t for _, t in queries]
+
+    def ranked(results):
+        return {qid: [(hit.docid, hit.score) for hit in hits] for qid, hits in results.items()}
+
+    for k in (3, 1000):
+        searcher.query_encoder.prefetch(texts)  # both encode the batch the same way
+        stock = ranked(original["batch_search"](searcher, texts, qids, k, 1, {}))
+        fast = searcher.batch_search(texts, qids, k=k, threads=2)
+        assert all(isinstance(hit, ImpactHit) for hits in fast.values() for hit in hits)
+        assert ranked(fast) == stock
+        for qid, text in queries[:3]:
+            assert ranked({qid: searcher.search(text, k=k)}) == ranked({qid: original["search"](searcher, text, k, {})})
+    cli_run = read_run(work / "run.txt")
+    assert cli_run == {qid: {docid: round(score, 6) for docid, score in hits} for qid, hits in stock.items()}
+    searcher.close()
+
+
 def test_every_document_terms_are_kept(pipeline):
     """m_<s> and m_</s> are in every document: Pyserini's default --min-idf 0 would drop them."""
     folder, work, docs, queries, _ = pipeline

@@ -1,0 +1,144 @@
+"""The fast impact search path against Pyserini's own, on a real Lucene impact index.
+
+The collection is made of tied documents on purpose: equal vectors under docids whose order is not
+Lucene's, so that every cut ``k`` of the ranking falls among ties somewhere, where Anserini's sort
+by docid decides (and the fast path has to fall back to it).
+"""
+import json
+import random
+
+import pytest
+
+from pyserini_milco.integration.impact_search import ImpactHit, parallel_map
+from pyserini_milco.integration.lucene import build_index
+
+TERMS = ["e_paris", "e_city", "e_##ing", "m_▁Paris", "m_▁美国", "m_x:y", "e_a\"b", "m_<s>"]
+DOCIDS = ["z9", "a1", "é2", "b-3", "A4", "ä5", "m6", "c7", "美8", "d9", "e10", "a10", "a2"]
+
+
+def collection(seed=0):
+    """Documents drawn from a few distinct vectors (so many tie), every one holding ``m_<s>``."""
+    rng = random.Random(seed)
+    shapes = [{t: rng.randint(1, 5) for t in rng.sample(TERMS[:-1], rng.randint(1, 4))} for _ in range(4)]
+    return {docid: {**rng.choice(shapes), "m_<s>": 1} for docid in DOCIDS}
+
+
+QUERIES = {
+    "q1": {"e_paris": 3, "m_▁Paris": 2, "m_<s>": 1},
+    "q2": {"m_▁美国": 7, "e_city": 1, "m_x:y": 2},
+    "q3": {"e_##ing": 1, "e_a\"b": 4, "m_<s>": 5, "e_unknown": 9},  # a term the index does not hold
+    "q4": {"m_<s>": 2},  # every document ties
+}
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory):
+    from pyserini.search.lucene import LuceneImpactSearcher
+
+    work = tmp_path_factory.mktemp("impact")
+    docs = collection()
+    (work / "vectors").mkdir()
+    (work / "vectors" / "docs.jsonl").write_text(
+        "".join(json.dumps({"id": d, "contents": "", "vector": v}, ensure_ascii=False) + "\n" for d, v in docs.items()),
+        encoding="utf-8")
+    (work / "queries.jsonl").write_text(
+        "".join(json.dumps({"id": q, "contents": q, "vector": v}) + "\n" for q, v in QUERIES.items()), encoding="utf-8")
+    index = build_index(work / "vectors", work / "index", impact=True, threads=1)
+    impact = LuceneImpactSearcher(str(index), str(work / "queries.jsonl"))
+    yield impact, docs
+    impact.close()
+
+
+def ranked(hits):
+    return [(hit.docid, hit.score) for hit in hits]
+
+
+def test_every_cut_equals_pyserini_search(searcher):
+    impact, docs = searcher
+    original = type(impact)._milco_originals["search"]
+    for qid in QUERIES:
+        for k in range(1, len(docs) + 2):
+            hits = impact.search(qid, k=k)
+            assert all(isinstance(hit, ImpactHit) for hit in hits)
+            assert ranked(hits) == ranked(original(impact, qid, k, {})), (qid, k)
+
+
+def test_ranking_is_brute_force_and_scores_the_dot_products(searcher):
+    """Ranked by dot product, ties by docid; scores are the dot products after Anserini's tie
+    adjustment (tied scores lowered by 1e-6 per tie in a row), and exact where nothing ties."""
+    import numpy as np
+
+    from pyserini_milco.integration.impact_search import adjust_score_ties
+
+    impact, docs = searcher
+    for qid, query in QUERIES.items():
+        hits = impact.search(qid, k=len(docs))
+        dots = {d: sum(w * v.get(t, 0) for t, w in query.items()) for d, v in docs.items()}
+        brute_force = sorted((d for d, s in dots.items() if s > 0), key=lambda d: (-dots[d], d))
+        assert [hit.docid for hit in hits] == brute_force, qid
+        exact = np.array([dots[d] for d in brute_force], dtype=np.float32)
+        assert [hit.score for hit in hits] == adjust_score_ties(exact).tolist()
+        untied = [i for i, d in enumerate(brute_force) if list(dots.values()).count(dots[d]) == 1]
+        assert all(hits[i].score == dots[brute_force[i]] for i in untied)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_batch_search_equals_pyserini_batch_search(searcher, threads):
+    impact, _ = searcher
+    original = type(impact)._milco_originals["batch_search"]
+    qids = list(QUERIES)
+    for k in (1, 4, 100):
+        fast = impact.batch_search(qids, qids, k=k, threads=threads)
+        stock = original(impact, qids, qids, k, threads, {})
+        assert list(fast) == qids
+        assert {q: ranked(h) for q, h in fast.items()} == {q: ranked(h) for q, h in stock.items()}
+
+
+def test_stored_document_only_on_request(searcher):
+    impact, _ = searcher
+    hit = impact.search("q1", k=1)[0]
+    assert set(hit.__slots__) == {"docid", "lucene_docid", "score", "_load"}  # nothing loaded with the hit
+    assert hit.lucene_document.get("id") == hit.docid
+
+
+def test_other_encoders_keep_pyserini_path(searcher):
+    from pyserini.search.lucene import LuceneImpactSearcher
+
+    impact, _ = searcher
+    plain = LuceneImpactSearcher(impact.index_dir, None, min_idf=-1)  # whitespace tokens, not MILCO's encoder
+    hits = plain.search("e_paris m_▁Paris", k=3)
+    assert hits and not isinstance(hits[0], ImpactHit)  # Anserini's own ScoredDoc
+    plain.close()
+
+
+def test_parallel_map_keeps_order_and_raises():
+    assert parallel_map(lambda x: x * x, list(range(50)), 4) == [x * x for x in range(50)]
+
+    def fail(x):
+        if x == 7:
+            raise ValueError("seven")
+        return x
+
+    with pytest.raises(ValueError, match="seven"):
+        parallel_map(fail, list(range(20)), 3)
+
+
+def test_score_ties_are_adjusted_as_anserini_does():
+    """Against Anserini's own ScoreTiesAdjusterReranker, on scores with ties, near ties and decimals."""
+    import numpy as np
+    from pyserini.pyclass import autoclass
+
+    from pyserini_milco.integration.impact_search import adjust_score_ties
+
+    rng = np.random.default_rng(0)
+    base = [5.0, 5.0, 5.0, 4.99995, 4.9999, 3.00004, 3.0, 2.5, 2.5, 1e-5, 0.0, 0.0]
+    cases = [base, [7.0], [], sorted(rng.choice([3.0, 2.0, 1.00005, 1.0], 40).tolist(), reverse=True),
+             sorted((rng.integers(0, 50, 200) / rng.choice([1, 3, 7, 1000], 200)).tolist(), reverse=True)]
+    for case in cases:
+        scores = np.array(case, dtype=np.float32)
+        scored = autoclass("com.fasterxml.jackson.databind.ObjectMapper")().readValue(  # pyjnius cannot set arrays
+            json.dumps({"scores": scores.tolist(), "lucene_documents": [None] * len(case)}),
+            autoclass("java.lang.Class").forName("io.anserini.search.ScoredDocs"))
+        assert list(scored.scores) == scores.tolist()
+        expected = autoclass("io.anserini.rerank.lib.ScoreTiesAdjusterReranker")().rerank(scored, None).scores
+        assert adjust_score_ties(scores).tolist() == list(expected), case
