@@ -50,7 +50,7 @@ from ..encoding.options import DEFAULT_QUERY_PRUNE, parse_optional_prune
 from ..modeling.checkpoint import save_checkpoint
 from ..modeling.model import MilcoModel
 from .common import DELTA_FILE, Stage2Settings, StepLoop, seeded_batches, start_run, write_delta
-from .devset import evaluate_retriever, load_devset
+from .devset import DevSet, evaluate_retriever, load_devset
 from .distill import ECHO_PARAMETERS, kl_teacher_student, source_scores, sparse_rows
 from .groups import TrainingGroup, read_groups
 from .settings_cli import NEGATED_SWITCH, Spelling, setting, two_words
@@ -244,7 +244,7 @@ class EchoTrainer(StepLoop):
                 model.echo.bias.fill_(1.0)
                 model.scale.fill_(UNIFORM_SCALE)
         names = {*ECHO_PARAMETERS, *((DECODER_BIAS,) if settings.train_bias else ())}
-        prefixes = CONNECTOR_PREFIXES if settings.train_connector else ()
+        prefixes = self.trainable_prefixes()
         self.trainable = {name: param for name, param in model.named_parameters()
                           if name in names or name.startswith(prefixes)}
         for param in self.trainable.values():
@@ -252,17 +252,13 @@ class EchoTrainer(StepLoop):
         self.bias = model.mlm_head.predictions.bias
         self.bias_ceiling = self.bias.detach().clone() + settings.logit_margin
         self.groups = self.choose_groups()
-        self.queries = freeze_texts(model, self.tokenizer, [g.query for g in self.groups],
-                                    settings.query_max_length, "freeze queries", margin=settings.logit_margin)
-        self.passages = freeze_texts(model, self.tokenizer, [p for g in self.groups for p in g.passages],
-                                     settings.passage_max_length, "freeze passages", margin=settings.logit_margin)
-        self.pivot_moves = settings.train_bias or settings.train_connector
+        self.devset = load_devset(settings.dev) if settings.dev else None
+        self.freeze_caches()
+        self.pivot_moves = self.pivot_trains()
         self.fixed_pivot: torch.Tensor | None = None
         if not self.pivot_moves:
             self.fixed_pivot = self.all_pivot_scores()
         self.teacher_scores = load_teacher(settings.teacher, settings.temperature).score(self.groups).float()
-        self.devset = load_devset(settings.dev) if settings.dev else None
-        self.dev_cache = self.freeze_devset() if self.devset else {}
         # the loss's own multiplier on the student's scores: the frozen pivot scores are ~5x as spread
         # as the teacher's logits, and only a global factor (which changes no ranking) can match them
         self.log_multiplier = torch.nn.Parameter(torch.tensor(self.initial_log_multiplier()),
@@ -272,6 +268,25 @@ class EchoTrainer(StepLoop):
         self.order = seeded_batches(list(range(len(self.groups))), settings.batch_size, settings.steps, settings.seed)
         self.step, self.best = 0, {"step": None, "ndcg@10_mean": -1.0}
         self.pivot_only: float | None = None
+
+    def trainable_prefixes(self) -> tuple[str, ...]:
+        """Name prefixes of what trains besides LexEcho and the bias: the connector and the head's
+        transform with ``train_connector``."""
+        return CONNECTOR_PREFIXES if self.s.train_connector else ()
+
+    def freeze_caches(self) -> None:
+        """Every distinct training and development text through the frozen model, once:
+        ``queries``, ``passages`` and ``dev_cache``."""
+        margin = self.s.logit_margin
+        self.queries = freeze_texts(self.model, self.tokenizer, [g.query for g in self.groups],
+                                    self.s.query_max_length, "freeze queries", margin=margin)
+        self.passages = freeze_texts(self.model, self.tokenizer, [p for g in self.groups for p in g.passages],
+                                     self.s.passage_max_length, "freeze passages", margin=margin)
+        self.dev_cache = self.freeze_devset() if self.devset else {}
+
+    def pivot_trains(self) -> bool:
+        """Whether the pivot view moves in training (if not, its scores are computed once)."""
+        return self.s.train_bias or self.s.train_connector
 
     def parameter_groups(self) -> list[dict]:
         """The optimizer's groups, each with its peak learning rate: the decoder bias, the connector
@@ -306,12 +321,16 @@ class EchoTrainer(StepLoop):
         student = self.pivot_part(sample)[0] + self.source_part(sample)[0]
         return float(torch.log(self.teacher_scores[sample].std(dim=1).mean() / student.std(dim=1).mean()))
 
+    def dev_texts(self, devset: DevSet) -> tuple[list[str], list[str]]:
+        """The query and pool texts of a development set that the settings use."""
+        queries = sorted({setting.split("-")[0] for setting in self.s.dev_settings})
+        pools = sorted({setting.split("-")[1] for setting in self.s.dev_settings})
+        return ([t for language in queries for t in devset.topics(language)[1]],
+                [t for language in pools for t in devset.pool(language)[1]])
+
     def freeze_devset(self) -> dict[str, dict[str, FrozenText]]:
         """Every development text the settings use, by kind (``query`` / ``passage``)."""
-        queries = {language for setting in self.s.dev_settings for language in setting.split("-")[:1]}
-        pools = {setting.split("-")[1] for setting in self.s.dev_settings}
-        query_texts = [t for language in sorted(queries) for t in self.devset.topics(language)[1]]
-        pool_texts = [t for language in sorted(pools) for t in self.devset.pool(language)[1]]
+        query_texts, pool_texts = self.dev_texts(self.devset)
         margin = self.s.logit_margin
         return {"query": freeze_texts(self.model, self.tokenizer, query_texts, self.s.query_max_length, "freeze dev queries",
                                       margin=margin),
@@ -433,6 +452,12 @@ class EchoTrainer(StepLoop):
             torch.save({n: p.detach().clone() for n, p in self.trainable.items()}, self.s.out / BEST_FILE)
         return metrics
 
+    def delta_metadata(self) -> dict[str, str]:
+        """What the delta says of its run: the student, what trained, steps, the exported step, groups."""
+        stage = "+".join(["echo", *(["bias"] if self.s.train_bias else []), *(["connector"] if self.s.train_connector else [])])
+        return {"student": self.s.student, "stage": stage, "steps": str(self.s.steps),
+                "best_step": str(self.best["step"]), "groups": str(len(self.groups))}
+
     def finish(self) -> dict:
         """Export the best validated echo tensors (else the last): the delta, then the merged model."""
         best = self.s.out / BEST_FILE
@@ -440,9 +465,6 @@ class EchoTrainer(StepLoop):
             with torch.no_grad():
                 for name, value in torch.load(best).items():
                     self.trainable[name].copy_(value)
-        stage = "+".join(["echo", *(["bias"] if self.s.train_bias else []), *(["connector"] if self.s.train_connector else [])])
-        metadata = {"student": self.s.student, "stage": stage, "steps": str(self.s.steps),
-                    "best_step": str(self.best["step"]), "groups": str(len(self.groups))}
-        write_delta(self.s.out / DELTA_FILE, self.trainable, metadata)
+        write_delta(self.s.out / DELTA_FILE, self.trainable, self.delta_metadata())
         save_checkpoint(self.model, self.tokenizer, self.en_tokens, self.s.out / "model")
         return {"delta": str(self.s.out / DELTA_FILE), "model": str(self.s.out / "model"), "best": self.best}

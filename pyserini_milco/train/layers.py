@@ -39,15 +39,13 @@ from ..encoding.encoder import pad_sequences
 from ..encoding.terms import SparseVector
 from ..modeling import unpadded
 from ..modeling.model import MilcoModel
-from .common import seeded_batches, start_run
 from ..encoding.pruning import prune
 from ..evaluation.metrics import top_hits, write_qrels, write_run
 from .devset import DevSet, dense_scores, evaluate_retriever, load_devset
-from .distill import ECHO_PARAMETERS, sparse_rows
-from .echo import (BEST_FILE, CONNECTOR_PREFIXES, DECODER_BIAS, MULTIPLIER, EchoSettings, EchoTrainer, FrozenText,
-                   source_vector)
+from .distill import sparse_rows
+from .echo import (BEST_FILE, CONNECTOR_PREFIXES, DECODER_BIAS, EchoSettings, EchoTrainer, FrozenText,
+                   candidate_pivot_rows, recomputed_pivot_vectors, source_vector)
 from .settings_cli import Spelling, setting, two_words
-from .teachers import load_teacher
 
 CACHE_FILE = "lower-cache.pt"
 #: cut LexEcho's learning rate when the share of live development tokens falls under this part of its start
@@ -163,38 +161,30 @@ class LayerTrainer(EchoTrainer):
 
     desc = "layers"
 
-    def __init__(self, settings: LayerSettings):  # noqa: PLR0915 - one set-up, in the order the parts need
-        self.s = settings
-        _, model, self.tokenizer, self.en_tokens = start_run(settings.out, settings.seed, settings.threads, "cpu",
-                                                             settings.student)
-        if not model.has_echo:
-            raise ValueError(f"{settings.student}: this checkpoint has no LexEcho head (echo: false)")
-        self.model: MilcoModel = model.eval().requires_grad_(False)
-        first, prefixes = upper_layer_names(model, settings.upper_layers)
-        self.upper = range(first, len(model.m_model.encoder.layer))
-        names = {*ECHO_PARAMETERS, DECODER_BIAS}
-        self.trainable = {name: param for name, param in model.named_parameters()
-                          if name in names or name.startswith((*CONNECTOR_PREFIXES, *prefixes))}
-        for param in self.trainable.values():
-            param.requires_grad_(True)
-        self.bias = model.mlm_head.predictions.bias
-        self.pivot_moves, self.fixed_pivot, self._live = True, None, None
-        self.groups = self.choose_groups()
-        self.devsets = [load_devset(folder) for folder in ([settings.dev] if settings.dev else []) + settings.dev_variants]
-        self.queries, self.passages, self.dev_caches = self.load_or_freeze(first)
-        self.teacher_scores = load_teacher(settings.teacher, settings.temperature).score(self.groups).float()
+    def __init__(self, settings: LayerSettings):
+        self._live: tuple | None = None
+        self.echo_live_start: float | None = None
+        super().__init__(settings)
         self.teacher_dev = (teacher_devset_scores(self.devsets, settings.dev_settings)
                             if settings.dev_teacher and self.devsets else [])
-        self.devset = self.devsets[0] if self.devsets else None
+
+    @property
+    def upper(self) -> range:
+        """The trained layers' indices."""
+        first, _ = upper_layer_names(self.model, self.s.upper_layers)
+        return range(first, len(self.model.m_model.encoder.layer))
+
+    def trainable_prefixes(self) -> tuple[str, ...]:
+        return (*super().trainable_prefixes(), *upper_layer_names(self.model, self.s.upper_layers)[1])
+
+    def pivot_trains(self) -> bool:
+        return True
+
+    def freeze_caches(self) -> None:
+        """The cached lower-layer states of the training texts and of every development variant."""
+        self.devsets = [self.devset, *map(load_devset, self.s.dev_variants)] if self.devset else []
+        self.queries, self.passages, self.dev_caches = self.load_or_freeze(self.upper.start)
         self.dev_cache: dict[str, dict[str, FrozenText]] = {}
-        self.log_multiplier = torch.nn.Parameter(torch.tensor(self.initial_log_multiplier()),
-                                                 requires_grad=settings.train_multiplier)
-        self.state = {**self.trainable, MULTIPLIER: self.log_multiplier}
-        self.optimizer = torch.optim.AdamW(self.parameter_groups(), weight_decay=0.0)
-        self.order = seeded_batches(list(range(len(self.groups))), settings.batch_size, settings.steps, settings.seed)
-        self.step, self.best = 0, {"step": None, "ndcg@10_mean": -1.0}
-        self.pivot_only: float | None = None
-        self.echo_live_start: float | None = None
 
     def load_or_freeze(self, first: int) -> tuple[dict, dict, list[dict]]:
         """The training and development caches: read from ``OUT/lower-cache.pt`` when it was made
@@ -225,14 +215,6 @@ class LayerTrainer(EchoTrainer):
             torch.save({"key": key, "queries": queries, "passages": passages, "dev": dev}, handle)
         return queries, passages, dev
 
-    def dev_texts(self, devset: DevSet) -> tuple[list[str], list[str]]:
-        """The query and pool texts of a development set that the settings use."""
-        settings = self.s.dev_settings
-        query_languages = sorted({s.split("-")[0] for s in settings})
-        pools = sorted({s.split("-")[1] for s in settings})
-        return ([t for language in query_languages for t in devset.topics(language)[1]],
-                [t for language in pools for t in devset.pool(language)[1]])
-
     def parameter_groups(self) -> list[dict]:
         """The optimizer's groups with their peak learning rates: the upper layers, the decoder
         bias, the connector and head transform, and LexEcho."""
@@ -250,6 +232,17 @@ class LayerTrainer(EchoTrainer):
         if name == DECODER_BIAS:
             return "bias"
         return "connector" if name.startswith(CONNECTOR_PREFIXES) else "echo"
+
+    def pivot_rows(self, texts: Sequence[FrozenText]) -> torch.Tensor:
+        """The pivot view at the candidates, from the lifted states (the layers move it whatever else trains)."""
+        return candidate_pivot_rows(self.model, texts, self.tokenizer.pad_token_id)
+
+    def pivot_vectors(self, texts: Sequence[FrozenText]) -> list[SparseVector]:
+        return recomputed_pivot_vectors(self.model, texts)
+
+    def delta_metadata(self) -> dict[str, str]:
+        metadata = super().delta_metadata()
+        return {**metadata, "stage": metadata["stage"] + "+layers", "upper_layers": str(self.s.upper_layers)}
 
     def batch_texts(self, batch: Sequence[int]) -> tuple[list[FrozenText], list[FrozenText]]:
         """The batch's texts through the upper layers, computed once per step (the pivot and source
