@@ -286,6 +286,19 @@ class LayerTrainer(EchoTrainer):
         return live / max(1, total)
 
     @torch.no_grad()
+    def candidate_miss(self, sample: int = 64) -> float:
+        """Share of the pivot weight of ``sample`` training passages (over the whole vocabulary,
+        under the current model) that falls outside their cached candidate terms: what training
+        no longer sees as the layers move (0 at the start; if it grows, widen ``logit_margin``)."""
+        texts = [self.passages[key] for key in sorted(self.passages)[:sample]]
+        missed = total = 0.0
+        for text, vector in zip(texts, self.pivot_vectors(lift(self.model, texts, self.upper))):
+            outside = ~np.isin(vector.indices, text.logits.indices)
+            missed += float(vector.values[outside].sum())
+            total += float(vector.values.sum())
+        return missed / max(total, 1e-12)
+
+    @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """``train echo``'s validation on each development variant, pooled (weighted by queries),
         beside the dense teacher; keeps the best trainable tensors by the pooled nDCG@10; watches
@@ -300,6 +313,7 @@ class LayerTrainer(EchoTrainer):
         self.best, self.devset, self.dev_cache = best, self.devsets[0], {}
         metrics = pooled(variants, counts)
         metrics["echo_live_tokens"] = round(float(np.average(shares, weights=counts)), 4)
+        metrics["candidate_miss"] = round(self.candidate_miss(), 5)
         if self.teacher_dev:
             teacher = pooled(self.teacher_dev, counts)
             metrics.update({"teacher_ndcg@10_mean": teacher["ndcg@10_mean"], "teacher_recall@100_mean": teacher["recall@100_mean"]})

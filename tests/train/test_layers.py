@@ -58,7 +58,8 @@ def test_train_resume_export_and_rebuild(parts, tmp_path):
     log = [json.loads(line) for line in (tmp_path / "a" / "train-log.jsonl").read_text().splitlines()]
     validations = [r for r in log if "ndcg@10_mean" in r]
     assert [r["step"] for r in validations] == [0, 2, 4]
-    assert {"echo_live_tokens", "first_variant_ndcg@10_mean", "pivot_ndcg@10_mean"} <= set(validations[-1])
+    assert {"echo_live_tokens", "first_variant_ndcg@10_mean", "pivot_ndcg@10_mean", "candidate_miss"} <= set(validations[-1])
+    assert validations[0]["candidate_miss"] == 0  # the candidates are the start model's live terms and more
 
     first = LayerTrainer(settings(parts, tmp_path / "b", 4, dev_variants=[parts / "dev"]))
     first.s.steps = 2  # as if killed after the checkpoint at step 2
