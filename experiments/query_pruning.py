@@ -2,7 +2,7 @@
 pruning tables of README.md ("Pruning") and docs/milco-mini.md.
 
 Every text of each development set is encoded once by :class:`~pyserini_milco.encoding.encoder.MilcoEncoder`
-(fp32 on the CPU); each condition prunes the vectors afterwards with
+(fp32 on the CPU; queries cut to 64 tokens and passages to 256, as training's validation cuts them); each condition prunes the vectors afterwards with
 :func:`pyserini_milco.encoding.pruning.prune` (the queries, the documents, or both) and scores every
 setting exhaustively, as :mod:`pyserini_milco.train.devset` scores training's validation. An *item*
 is a held-out passage (the one relevant passage of its queries): its nDCG@10 averaged over its queries
@@ -33,6 +33,7 @@ A condition is ``QUERIES/DOCUMENTS``, each ``none`` or a ``--prune`` spec (``top
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -48,6 +49,7 @@ from pyserini_milco.encoding.terms import SparseVector
 from pyserini_milco.errors import OptionError
 from pyserini_milco.evaluation.metrics import Qrels, per_query, top_hits
 from pyserini_milco.evaluation.significance import DEFAULT_RESAMPLES, PairedDifference, paired_bootstrap
+from pyserini_milco.train.common import Stage2Settings
 from pyserini_milco.train.devset import DEFAULT_SETTINGS, DevSet, dense_scores, load_devset
 from pyserini_milco.train.distill import sparse_rows
 
@@ -55,6 +57,10 @@ DEFAULT_CONDITIONS = ("none/none", "topk:15/none", "topk:20/none", "topk:25/none
                       "mass:0.8/none")
 DEFAULT_REFERENCE = "topk:30/none"
 CROSS_LINGUAL_POOL = "en"  # the X→en settings: queries in another language, English passages
+_TRAINING = {field.name: field.default for field in dataclasses.fields(Stage2Settings)}
+# Texts are cut as training's validation cuts them (it chose the shipped checkpoint on these figures).
+QUERY_MAX_LENGTH, PASSAGE_MAX_LENGTH = _TRAINING["query_max_length"], _TRAINING["passage_max_length"]
+DIGITS = 6  # in the JSON; the table rounds them again, to 3 (rounding to 4 first could move the third digit)
 
 #: ``{setting: {query id: nDCG@10}}`` of one development set under one condition
 SettingScores = dict[str, dict[str, float]]
@@ -93,16 +99,17 @@ class EncodedSet:
 
 def encode_set(encoder: MilcoEncoder, name: str, devset: DevSet, settings: Sequence[str],
                batch_size: int) -> EncodedSet:
-    """Encode the topics and pools that ``settings`` use."""
+    """Encode the topics and pools that ``settings`` use (cut to training's query and passage lengths)."""
     query_languages = dict.fromkeys(s.split("-")[0] for s in settings)
     pool_languages = dict.fromkeys(s.split("-")[1] for s in settings)
 
-    def encoded(ids_and_texts: tuple[list[str], list[str]]) -> tuple[list[str], list[SparseVector]]:
+    def encoded(ids_and_texts: tuple[list[str], list[str]], max_length: int) -> tuple[list[str], list[SparseVector]]:
         ids, texts = ids_and_texts
-        return ids, encoder.encode_vectors(texts, batch_size=batch_size)
+        return ids, encoder.encode_vectors(texts, batch_size=batch_size, max_length=max_length)
 
-    return EncodedSet(name, devset.qrels, {lang: encoded(devset.topics(lang)) for lang in query_languages},
-                      {lang: encoded(devset.pool(lang)) for lang in pool_languages})
+    return EncodedSet(name, devset.qrels,
+                      {lang: encoded(devset.topics(lang), QUERY_MAX_LENGTH) for lang in query_languages},
+                      {lang: encoded(devset.pool(lang), PASSAGE_MAX_LENGTH) for lang in pool_languages})
 
 
 def pruned(vectors: Sequence[SparseVector], spec: PruneSpec | None, pivot_size: int) -> list[SparseVector]:
@@ -141,7 +148,8 @@ def mean_ndcg(scores: SettingScores, settings: Sequence[str]) -> float:
 
 
 def difference(paired: PairedDifference) -> dict[str, float | int]:
-    return {"difference": round(paired.difference, 4), "low": round(paired.low, 4), "high": round(paired.high, 4),
+    return {"difference": round(paired.difference, DIGITS), "low": round(paired.low, DIGITS),
+            "high": round(paired.high, DIGITS),
             "better": paired.better, "worse": paired.worse, "items": paired.items}
 
 
@@ -156,11 +164,11 @@ def score_condition(encoded: Sequence[EncodedSet], condition: Condition, groups:
     qrels = {e.name: e.qrels for e in encoded}
     items = {group: item_values(per_set, qrels, chosen) for group, chosen in groups.items()}
     return {"condition": condition.name,
-            "sets": {name: {group: round(mean_ndcg(scores, chosen), 4) for group, chosen in groups.items()}
+            "sets": {name: {group: round(mean_ndcg(scores, chosen), DIGITS) for group, chosen in groups.items()}
                      for name, scores in per_set.items()},
-            "pooled": round(float(np.mean(list(items["all"].values()))), 4),
-            "query_terms": round(float(np.mean(query_terms)), 1),
-            "passage_terms": round(float(np.mean(passage_terms)), 1)}, items
+            "pooled": round(float(np.mean(list(items["all"].values()))), DIGITS),
+            "query_terms": round(float(np.mean(query_terms)), DIGITS),
+            "passage_terms": round(float(np.mean(passage_terms)), DIGITS)}, items
 
 
 def compare(encoded: Sequence[EncodedSet], conditions: Sequence[Condition], reference: Condition,
