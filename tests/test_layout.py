@@ -127,8 +127,8 @@ def test_at_most_a_dozen_top_level_modules():
 
 def test_the_tree_holds_the_package_the_benchmarks_the_hook_and_the_test_helpers():
     modules = tree_files()
-    assert {"pyserini_milco.evaluation.metrics", "benchmarks.common", "_pyserini_milco_hook", "tiny",
-            "baselines.conftest"} <= set(modules)
+    assert {"pyserini_milco.evaluation.metrics", "benchmarks.common", "experiments.query_pruning",
+            "_pyserini_milco_hook", "tiny", "baselines.conftest"} <= set(modules)
     assert "pyserini_milco.integration.java" in import_graph(modules)["_pyserini_milco_hook"]
 
 
