@@ -26,6 +26,15 @@ DEFAULT_MAX_LENGTH = 512
 _PADDING_OFFSET_MODELS = ("xlm-roberta", "roberta", "camembert")
 
 
+def _no_init_weights():
+    """Transformers' context that turns torch's (and transformers') weight initializers into no-ops."""
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # transformers 4.x
+        from transformers.modeling_utils import no_init_weights
+    return no_init_weights()
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``None`` picks CUDA when available, else the CPU."""
     if device is None:
@@ -116,8 +125,12 @@ class MilcoEncoder:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, device: str | torch.device | None = None, **kwargs):
-        """Load ``milco`` / ``milco-mini`` / a hub id / a checkpoint folder (see :mod:`.checkpoint`)."""
-        model, tokenizer, en_tokens, _ = load_checkpoint(name_or_path)
+        """Load ``milco`` / ``milco-mini`` / a hub id / a checkpoint folder (see :mod:`.checkpoint`).
+
+        The model is built without drawing random weights: the checkpoint then sets every one of
+        them (its keys must match the model's exactly), and the draws cost seconds per process."""
+        with _no_init_weights():
+            model, tokenizer, en_tokens, _ = load_checkpoint(name_or_path)
         return cls(model, tokenizer, en_tokens, device=device, **kwargs)
 
     def save_pretrained(self, folder: str | os.PathLike):
