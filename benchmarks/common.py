@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from pyserini_milco.atomic import atomic_output
+from pyserini_milco.encoding.pruning import PruneSpec
 from pyserini_milco.evaluation.metrics import Run, evaluate, read_qrels
 from pyserini_milco.evaluation.xquadr import Setting
 from pyserini_milco.evaluation.xquadr_folder import Prepared
@@ -160,3 +161,54 @@ def ndcg_by_setting(run: Run, prepared: Prepared, settings: Sequence[Setting], q
         scores[setting.name] = evaluate(qrels, run, ["ndcg_cut.10"])[NDCG]
     return {**{name: round(value, 4) for name, value in scores.items()},
             "mean": round(sum(scores.values()) / len(scores), 4)}
+
+
+def latency_ms(search_one, items: Sequence) -> dict[str, float]:
+    """p50 and p99 of the milliseconds that ``search_one(item)`` takes, one item at a time."""
+    import numpy as np
+
+    seconds = [timed(lambda: search_one(item))[0] for item in items]
+    p50, p99 = np.percentile(seconds, [50, 99]) * 1000
+    return {"p50": round(float(p50), 2), "p99": round(float(p99), 2)}
+
+
+def end_to_end(make_searcher, qids: list[str], texts: list[str], threads: Sequence[int], hits: int) -> dict[str, Any]:
+    """Queries/s (``batch_search``, each of ``threads``) and per-query latency (``search``, one at a
+    time) with query encoding included: text in, hits out. Every measure gets a fresh searcher from
+    ``make_searcher`` (an encoder may keep the queries it encoded), warmed on a query outside the
+    set and not timed with its loading; one timed call per measure."""
+    warm = "a warm-up question outside the query set"
+
+    def fresh():
+        searcher = make_searcher()
+        searcher.search(warm, k=hits)
+        return searcher
+
+    speed: dict[str, Any] = {"qps": {}}
+    for count in threads:
+        searcher = fresh()
+        seconds, _ = timed(lambda: searcher.batch_search(texts, qids, k=hits, threads=count))
+        speed["qps"][count] = len(qids) / seconds
+    searcher = fresh()
+    speed["latency_ms"] = latency_ms(lambda text: searcher.search(text, k=hits), texts)
+    return speed
+
+
+def parse_level(text: str) -> PruneSpec | None:
+    """``none`` or a ``--prune`` value (``topk:K``, ``mass:P``, ``quantile:P``)."""
+    return None if text == "none" else PruneSpec.parse(text)
+
+
+def level_name(spec: PruneSpec | None) -> str:
+    """``none``, ``topk:10``, ``mass:0.5``: the label of a pruning level."""
+    return "none" if spec is None else f"{spec.method}:{spec.value:g}"
+
+
+def encode_queries(encoder_name: str, topics: Path, out: Path, max_length: int, prune: PruneSpec | None) -> float:
+    """Pre-encode ``topics`` with ``python -m pyserini_milco.encode_queries --prune``; returns the wall time."""
+    from pyserini_milco.integration import pyserini_cli
+
+    args = ["--topics", topics, "--encoder", encoder_name, "--output", out, "--device", "cpu",
+            "--max-length", str(max_length), "--prune", level_name(prune)]
+    seconds, _ = timed(lambda: pyserini_cli.run("pyserini_milco.encode_queries", args, log=out.with_suffix(".log")))
+    return seconds

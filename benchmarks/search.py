@@ -53,22 +53,12 @@ from pyserini_milco.integration.lucene import build_index
 from pyserini_milco.encoding.options import DEFAULT_QUERY_PRUNE
 from pyserini_milco.encoding.index_terms import index_terms
 
-from .common import (default_encoder, folder_bytes, machine, ndcg_by_setting, search_speed, set_threads, timed,
-                     write_json)
+from .common import (default_encoder, encode_queries, folder_bytes, level_name, machine, ndcg_by_setting, parse_level,
+                     search_speed, set_threads, timed, write_json)
 from .dense_search import dense_rows
 
 DEFAULT_LEVELS = ("none", "topk:10", "topk:20", "topk:50", "topk:100", "mass:0.5", "mass:0.7", "mass:0.9")
 BASELINE = "baseline"
-
-
-def parse_level(text: str) -> PruneSpec | None:
-    """``none`` or a ``--prune`` value (``topk:K``, ``mass:P``, ``quantile:P``)."""
-    return None if text == "none" else PruneSpec.parse(text)
-
-
-def level_name(spec: PruneSpec | None) -> str:
-    """``none``, ``topk:10``, ``mass:0.5``: the label of a pruning level."""
-    return "none" if spec is None else f"{spec.method}:{spec.value:g}"
 
 
 def prepare_pool(languages: Sequence[str], work: Path, data_dir: Path | None) -> tuple[Prepared, list[Setting]]:
@@ -86,16 +76,6 @@ def encode_documents(encoder_name: str, docs: Sequence[Document], batch_size: in
     seconds, vectors = timed(lambda: encoder.encode_vectors([d.text for d in docs], batch_size=batch_size,
                                                             max_length=max_length, show_progress_bar=True))
     return encoder, vectors, seconds
-
-
-def encode_queries(encoder_name: str, topics: Path, out: Path, max_length: int, prune: PruneSpec | None) -> float:
-    """Pre-encode ``topics`` with ``python -m pyserini_milco.encode_queries --prune``; returns the wall time."""
-    from pyserini_milco.integration import pyserini_cli
-
-    args = ["--topics", topics, "--encoder", encoder_name, "--output", out, "--device", "cpu",
-            "--max-length", str(max_length), "--prune", level_name(prune)]
-    seconds, _ = timed(lambda: pyserini_cli.run("pyserini_milco.encode_queries", args, log=out.with_suffix(".log")))
-    return seconds
 
 
 def write_level(encoder, docs: Sequence[Document], vectors: Sequence[SparseVector], spec: PruneSpec | None,
@@ -255,6 +235,31 @@ def speed_ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def per_threads(values: dict[int, str], what: str) -> str:
+    """``1 thread{what}: v1; 2 threads: v2``: one figure per thread count, the first named in full."""
+    def threads(count: int) -> str:
+        return f"{count} thread{'s' * (count != 1)}"
+
+    (first, value), *others = values.items()
+    return f"{threads(first)}{what}: {value}" + "".join(f"; {threads(t)}: {v}" for t, v in others)
+
+
+def target_lines(rows: Sequence[dict[str, Any]], model: str) -> list[str]:
+    """The figures that issue 25's targets name, for every impact row searched with the stock query
+    pruning: its pre-encoded q/s over BM25's, and the time the Pyserini path adds over Lucene alone
+    (queries handed over already converted), per thread count, all measured in this run."""
+    bm25 = next(r for r in rows if r["method"] == "bm25")
+    stock = [r for r in rows if r.get("query_level") == level_name(DEFAULT_QUERY_PRUNE) and r["method"] != BASELINE]
+    lines = []
+    for row in stock:
+        where = f" (documents {row['level']}, queries {row['query_level']}; this run)"
+        over_bm25 = {t: f"{q / bm25['qps'][t]:.2f}x" for t, q in row["qps"].items()}
+        over_java = {t: f"{row['java_qps'][t] / q - 1:+.0%}" for t, q in row["qps"].items()}
+        lines += [f"{model} pre-encoded {per_threads(over_bm25, ' q/s ÷ BM25 q/s')}{where}",
+                  f"{model} Pyserini path over Lucene alone (time per query), {per_threads(over_java, '')}{where}"]
+    return lines
+
+
 def plot(results: dict[str, Any], path: Path) -> Path:
     """Index size, terms per document and nDCG@10 against the pruning level, one line per method."""
     import matplotlib
@@ -308,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                "hits": args.hits, **run_levels(args, prepared, settings, encoder_name, topics)}
     results["seconds"] = round(time.perf_counter() - started, 1)
     write_json(args.work / "search.json", results)
-    for line in speed_ratios(results["rows"]):
+    for line in speed_ratios(results["rows"]) + target_lines(results["rows"], Path(encoder_name).name):
         print(line, flush=True)
     print(f"plot: {plot(results, args.plot or args.work / 'search.png')}; results: {args.work / 'search.json'}; "
           f"{results['seconds']} s in all; encoding: {json.dumps(results['encoding'])}", file=sys.stderr)

@@ -123,3 +123,66 @@ def test_search_plot_draws_runs_without_pruning_levels(tmp_path):
     results = {"encoder": "model", "rows": [{**row, "level": "none", "method": "none", "value": None},
                                             {**row, "level": "bm25", "method": "bm25", "value": None}]}
     assert plot(results, tmp_path / "search.png").stat().st_size > 1_000
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "ntrex" / "NTREX-128").is_dir(), reason="NTREX-128 data not available")
+def test_search_scale_benchmark_tiny(tmp_path, official_checkpoint):
+    """The scale benchmark end to end on 258 NTREX sentences (2 lines x 129 files), tiny models, in its
+    own process (FAISS beside torch and a JVM in the test process ended pytest with a segfault)."""
+    from baselines.tiny_models import write_e5_like
+
+    folder, _ = official_checkpoint
+    dense = write_e5_like(tmp_path / "tiny-e5-small")
+    work = tmp_path / "scale"
+    args = ["--work", str(work), "--encoder", str(folder), "--dense-encoder", str(dense), "--lines", "2",
+            "--query-languages", "deu,zho-CN", "--query-every", "1", "--levels", "none", "topk:5",
+            "--threads", "1", "2", "--repeats", "1", "--e2e-queries", "3", "--hnsw-m", "8", "--ef-construction", "40",
+            "--ef-search", "1000"]
+    done = subprocess.run([sys.executable, "-m", "benchmarks.search_scale", *args], cwd=REPO, check=True,
+                          capture_output=True, text=True)
+    results = json.loads((work / "search-scale.json").read_text())
+    assert results["documents"] == 258 and results["queries"] == 4
+    rows = {row["row"]: row for row in results["rows"]}
+    assert set(rows) == {"milco none", "milco topk:5", "bm25", f"{dense} flat", f"{dense} hnsw"}
+    # every row: pre-encoded and end-to-end speed at both thread counts, latencies, size and quality
+    for row in rows.values():
+        assert set(row["qps"]) == set(row["end_to_end"]["qps"]) == {"1", "2"}
+        assert all(q > 0 for q in (*row["qps"].values(), *row["end_to_end"]["qps"].values()))
+        assert 0 < row["latency_ms"]["p50"] <= row["latency_ms"]["p99"] and row["index_bytes"] > 0
+        assert set(row["ndcg@10"]) == {"deu", "zho-CN", "mean"}
+    assert rows["milco none"]["terms_per_doc"] > rows["milco topk:5"]["terms_per_doc"] and \
+        rows["milco topk:5"]["terms_per_doc"] <= 10  # 5 per view
+    assert rows["milco none"]["java_qps"]["1"] > 0
+    # an HNSW beam wider than the pool searches it exhaustively: the flat index's quality
+    assert rows[f"{dense} hnsw"]["ndcg@10"] == rows[f"{dense} flat"]["ndcg@10"]
+    # each MILCO row against BM25 and both dense rows, measured in the same run
+    assert set(rows["milco topk:5"]["ratios"]) == {"bm25", f"{dense} flat", f"{dense} hnsw"}
+    assert "milco topk:5 ÷ bm25: q/s pre-encoded 1t " in done.stdout and "| milco none |" in done.stdout
+    assert (work / "search-scale.png").stat().st_size > 10_000
+    assert results["milco_encoding"]["encoder"] == str(folder) and results["dense_encoding"]["dimension"] == 32
+
+
+def test_search_scale_pool_and_pruning(tmp_path):
+    """The pool's docids, order and qrels; pruning the cached integer weights per view."""
+    from benchmarks import search_scale
+    from pyserini_milco.encoding.pruning import PruneSpec
+
+    data = tmp_path / "NTREX-128"
+    data.mkdir()
+    for name, lines in (("src.eng", ["One.", "Two two."]), ("ref.deu", ["Eins.", "Zwei."]),
+                        ("ref-2.spa", ["Uno.", "Dos."]), ("ref.eng-GB", ["One.", "Two."]),
+                        ("ref.eng-US", ["One.", "Two."]), ("ref.eng-IN", ["One.", "Two."])):
+        (data / f"newstest2019-{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (data / "README.md").write_text("not a text of the pool")
+    pool = search_scale.write_pool(data, tmp_path / "pool", ["deu"], 1)
+    ids = [json.loads(line)["id"] for path in sorted(pool.corpus.glob("*.jsonl")) for line in path.open()]
+    assert ids[:8] == ["eng-0001", "eng-0002", "eng-GB-0001", "eng-GB-0002", "eng-US-0001", "eng-US-0002",
+                       "eng-IN-0001", "eng-IN-0002"]  # English first (shortest first within a language)
+    assert ids[8:] == ["deu-0001", "deu-0002", "spa2-0001", "spa2-0002"]
+    assert pool.topics.read_text() == "deu-0001\tEins.\ndeu-0002\tZwei.\n"
+    relevant = [line.split() for line in pool.qrels.read_text().splitlines()]
+    assert sorted(doc for qid, _, doc, _ in relevant if qid == "deu-0002") == \
+        ["eng-0002", "eng-GB-0002", "eng-IN-0002", "eng-US-0002", "spa2-0002"]
+    terms = {"e_a": 5, "e_b": 9, "e_c": 5, "m_x": 1, "m_y": 7}
+    assert search_scale.prune_terms(terms, PruneSpec("topk", 2)) == {"e_b": 9, "e_a": 5, "m_y": 7, "m_x": 1}
+    assert search_scale.prune_terms(terms, PruneSpec("topk", 1, "pivot")) == {"e_b": 9, "m_x": 1, "m_y": 7}
