@@ -26,7 +26,8 @@ import base64
 import itertools
 import json
 import threading
-from typing import Callable, Mapping, Sequence
+from collections.abc import Mapping
+from typing import Callable, Sequence
 
 import numpy as np
 from pyserini.pyclass import autoclass
@@ -129,12 +130,45 @@ class FastImpactSearcher:
         return parallel_map(lambda vector: self.search(vector, k), vectors, threads)
 
 
+class LazyIdf(Mapping):
+    """Pyserini's ``{term: idf}`` of an index, computed by ``compute`` on first use: every
+    ``LuceneImpactSearcher`` builds it term by term through pyjnius when it opens (seconds on a
+    large index), and MILCO searches (``min_idf`` below 0, where only a term's absence counts, and
+    an absent term matches nothing anyway) never read it."""
+
+    def __init__(self, compute: Callable[[], dict]):
+        self._compute = compute
+        self._idf: dict | None = None
+        self._lock = threading.Lock()
+
+    def _table(self) -> dict:
+        with self._lock:
+            if self._idf is None:
+                self._idf = self._compute()
+        return self._idf
+
+    def __getitem__(self, term: str) -> float:
+        return self._table()[term]
+
+    def __contains__(self, term: object) -> bool:
+        return term in self._table()
+
+    def __iter__(self):
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
 def query_vector(searcher, text: str) -> dict[str, int]:
-    """What Pyserini's ``LuceneImpactSearcher`` hands Anserini for ``text``: the encoded terms that
-    are in the index with an idf above ``min_idf``, their weights as Java ``int`` (truncated)."""
-    idf, min_idf = searcher.idf, searcher.min_idf
-    return {term: int(weight) for term, weight in searcher.encode(text).items()
-            if term in idf and idf[term] > min_idf}
+    """What Pyserini's ``LuceneImpactSearcher`` hands Anserini for ``text``, as far as scores go:
+    the encoded terms with an idf above ``min_idf`` (every term, when ``min_idf`` is below 0: the
+    terms the index lacks, which Pyserini drops, match nothing), weights as Java ``int`` (truncated)."""
+    encoded, min_idf = searcher.encode(text), searcher.min_idf
+    if min_idf < 0:
+        return {term: int(weight) for term, weight in encoded.items()}
+    idf = searcher.idf
+    return {term: int(weight) for term, weight in encoded.items() if term in idf and idf[term] > min_idf}
 
 
 def attached(searcher) -> FastImpactSearcher | None:

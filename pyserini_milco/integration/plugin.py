@@ -213,6 +213,7 @@ def register_impact_search(other: Callable[[object], object | None] | None = Non
         return
     original_from_str = searcher_class._init_query_encoder_from_str
     original_init = searcher_class.__init__
+    original_compute_idf = searcher_class._compute_idf
     original_search = searcher_class.search
     original_batch_search = searcher_class.batch_search
 
@@ -251,6 +252,7 @@ def register_impact_search(other: Callable[[object], object | None] | None = Non
 
     searcher_class._init_query_encoder_from_str = staticmethod(init_query_encoder_from_str)
     searcher_class.__init__ = __init__
+    searcher_class._compute_idf = staticmethod(lambda index: impact_search.LazyIdf(lambda: original_compute_idf(index)))
     searcher_class.search = search
     searcher_class.batch_search = batch_search
     searcher_class._milco_originals = {"search": original_search, "batch_search": original_batch_search}

@@ -157,3 +157,14 @@ def test_batch_encoding_runs_on_the_search_threads(searcher):
     finally:
         del impact.query_encoder.prefetch
     assert seen == [3, 1] and torch.get_num_threads() == before
+
+
+def test_idf_table_is_built_only_when_read(searcher):
+    from pyserini.search.lucene import LuceneImpactSearcher
+
+    impact, _ = searcher
+    fresh = LuceneImpactSearcher(impact.index_dir, impact.query_encoder)
+    assert ranked(fresh.search("q3", k=5)) == ranked(impact.search("q3", k=5))
+    assert fresh.idf._idf is None  # MILCO's search never needed it
+    assert "e_paris" in fresh.idf and "e_unknown" not in fresh.idf and fresh.idf["m_<s>"] == 0.0
+    fresh.close()
