@@ -144,21 +144,6 @@ def test_score_ties_are_adjusted_as_anserini_does():
         assert adjust_score_ties(scores).tolist() == list(expected), case
 
 
-def test_batch_encoding_runs_on_the_search_threads(searcher):
-    """``--threads`` cores encode a search batch (Java waits meanwhile); torch's setting comes back after."""
-    import torch
-
-    impact, _ = searcher
-    before, seen = torch.get_num_threads(), []
-    impact.query_encoder.prefetch = lambda texts: seen.append(torch.get_num_threads())
-    try:
-        impact.batch_search(["q1", "q2"], ["q1", "q2"], k=2, threads=3)
-        impact.batch_search(["q1"], ["q1"], k=2, threads=1)
-    finally:
-        del impact.query_encoder.prefetch
-    assert seen == [3, 1] and torch.get_num_threads() == before
-
-
 def test_idf_table_is_built_only_when_read(searcher):
     from pyserini.search.lucene import LuceneImpactSearcher
 
