@@ -110,8 +110,9 @@ class FastImpactSearcher:
         return self._java_searcher.doc(lucene_docid)
 
     def _ranked(self, top_field_docs) -> tuple[list[str], list[int], np.ndarray]:
-        """Docids, Lucene docids and float32 scores of sorted hits, read from one JSON string."""
-        found = json.loads(self._writer.writeValueAsString(top_field_docs), parse_float=np.float32)["scoreDocs"]
+        """Docids, Lucene docids and float32 scores of sorted hits, read from one JSON string (the
+        scores as the decimals Java wrote, parsed straight to float32: each names one float32)."""
+        found = json.loads(self._writer.writeValueAsString(top_field_docs), parse_float=str)["scoreDocs"]
         return ([_sort_docid(hit["fields"][1]) for hit in found], [hit["doc"] for hit in found],
                 np.array([hit["score"] for hit in found], dtype=np.float32))
 
