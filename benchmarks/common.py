@@ -98,18 +98,18 @@ def to_run(results: dict[str, list]) -> Run:
     return {qid: {hit.docid: hit.score for hit in hits} for qid, hits in results.items()}
 
 
-def java_queries(searcher, texts: Sequence[str]):
-    """The Java query maps that ``LuceneImpactSearcher.batch_search`` builds, built once up front."""
+def java_queries(searcher, texts: Sequence[str], number: str = "java.lang.Integer"):
+    """The Java query maps that ``LuceneImpactSearcher.batch_search`` builds (weights as ``number``:
+    Anserini's search takes Integer, its ``BagOfWordsQueryGenerator`` Float), built once up front."""
     from pyserini.pyclass import autoclass
 
-    array, hash_map, integer = autoclass("java.util.ArrayList"), autoclass("java.util.HashMap"), \
-        autoclass("java.lang.Integer")
+    array, hash_map, boxed = autoclass("java.util.ArrayList"), autoclass("java.util.HashMap"), autoclass(number)
     queries = array()
     for text in texts:
         query = hash_map()
         for term, weight in searcher.encode(text).items():
             if term in searcher.idf and searcher.idf[term] > searcher.min_idf:
-                query.put(term, integer(weight))
+                query.put(term, boxed(weight))
         queries.add(query)
     return queries
 
@@ -136,20 +136,70 @@ def evenly(items: Sequence, count: int) -> Sequence:
     return picked if hasattr(picked, "shape") else list(picked)
 
 
+def lucene_alone(searcher, texts: Sequence[str]) -> Callable[[int, int], None]:
+    """``search(k, threads)``: Lucene's own top-k (``IndexSearcher.search(query, k)``, the index's
+    impact similarity) of ``texts``' queries, built up front as Anserini builds them
+    (``BagOfWordsQueryGenerator`` over the Java maps of :func:`java_queries`): the floor under any
+    path from Python, with no conversion, sort by docid, stored document or hit object."""
+    from pyserini.pyclass import autoclass
+
+    generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
+    maps = java_queries(searcher, texts, "java.lang.Float")
+    queries = [generator.buildQuery("contents", maps.get(i)) for i in range(maps.size())]
+    index_searcher = autoclass("org.apache.lucene.search.IndexSearcher")(searcher.object.reader)
+    index_searcher.setSimilarity(searcher.object.get_similarity())
+
+    def search(k: int, threads: int) -> None:
+        in_threads(lambda query: index_searcher.search(query, k), queries, threads)
+
+    return search
+
+
+def in_threads(function: Callable[[Any], Any], items: Sequence, threads: int) -> None:
+    """``function`` of every item on ``threads`` Python threads (pyjnius releases the GIL in Java
+    calls; each thread leaves the JVM when done, as pyjnius asks)."""
+    if threads <= 1:
+        for item in items:
+            function(item)
+        return
+    import threading
+
+    from jnius import detach
+
+    def work(part: Sequence) -> None:
+        try:
+            for item in part:
+                function(item)
+        finally:
+            detach()
+
+    workers = [threading.Thread(target=work, args=(items[i::threads],)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
 def search_speed(searcher, qids: list[str], texts: list[str], args: argparse.Namespace,
                  impact: bool) -> tuple[Run, dict[str, dict[int, float]]]:
     """The run of every query, and queries/s on ``--speed-queries`` of them at each ``--threads``:
-    Pyserini end to end, and for impact search also Lucene alone. The full run is the warm-up."""
+    Pyserini end to end, and for impact search also Anserini's search alone (``java_qps``: the
+    queries handed over as Java maps, as Pyserini's own path does) and Lucene's top-k alone
+    (``lucene_qps``: :func:`lucene_alone`). The full run is the warm-up (Lucene alone gets one of its own)."""
     run = to_run(searcher.batch_search(texts, qids, k=args.hits, threads=args.threads[0]))
     ids, queries = evenly(qids, args.speed_queries), evenly(texts, args.speed_queries)
-    speed: dict[str, dict[int, float]] = {"qps": {}, "java_qps": {}} if impact else {"qps": {}}
-    converted = (java_queries(searcher, queries), java_qids(ids)) if impact else None
+    speed: dict[str, dict[int, float]] = {"qps": {}, "java_qps": {}, "lucene_qps": {}} if impact else {"qps": {}}
+    if impact:
+        converted = (java_queries(searcher, queries), java_qids(ids))
+        lucene = lucene_alone(searcher, queries)
+        lucene(args.hits, args.threads[0])
     for count in args.threads:
         speed["qps"][count] = qps(lambda: searcher.batch_search(queries, ids, k=args.hits, threads=count), len(ids),
                                   args.repeats)
         if impact:
             speed["java_qps"][count] = qps(lambda: searcher.object.batch_search(*converted, args.hits, count),
                                            len(ids), args.repeats)
+            speed["lucene_qps"][count] = qps(lambda: lucene(args.hits, count), len(ids), args.repeats)
     return run, speed
 
 

@@ -21,8 +21,10 @@ Steps (outputs under ``--work``):
    query pruning level, with its ratio to the same index searched with unpruned queries and, with
    ``--baseline-encoder``, to a second MILCO model searched unpruned in the same run (e.g. the
    model a change is meant to speed up: its rows are named ``baseline-none``). For
-   impact search ``java_qps`` also times Lucene alone (queries handed over already converted),
-   since Pyserini turns every query vector into a Java map in Python first;
+   impact search ``lucene_qps`` also times Lucene's top-k alone (the queries built up front) and
+   ``java_qps`` Anserini's search alone (the queries handed over as Java maps, what Pyserini's own
+   path builds in Python first), and the printed target lines give the pre-encoded q/s over BM25's
+   and the time the Pyserini path adds over each (issue 25);
 5. nDCG@10 per setting (the Python metrics, which reproduce ``trec_eval``), averaged over settings;
    index size on disk, terms per document; a JSON file and a PNG plot (index size, terms per
    document and nDCG@10 against the pruning level).
@@ -209,10 +211,12 @@ def format_row(row: dict[str, Any]) -> str:
     """One printed line of results."""
     speeds = " ".join(f"{t}t {q:.0f} q/s" for t, q in row["qps"].items())
     java = " ".join(f"{t}t {q:.0f} q/s" for t, q in row.get("java_qps", {}).items())
+    lucene = " ".join(f"{t}t {q:.0f} q/s" for t, q in row.get("lucene_qps", {}).items())
     terms = f"{row['terms_per_doc']:.1f} terms/doc" if row["terms_per_doc"] is not None else row["method"].upper()
     level = f"{row['level']} (queries {row['query_level']})" if "query_level" in row else row["level"]
     return (f"{level:>9}: {terms}, index {row['index_bytes'] / 2 ** 20:.2f} MiB, nDCG@10 "
-            f"{row['ndcg@10']['mean']:.4f} | Pyserini {speeds}" + (f" | Lucene alone {java}" if java else ""))
+            f"{row['ndcg@10']['mean']:.4f} | Pyserini {speeds}"
+            + (f" | Anserini alone {java} | Lucene alone {lucene}" if java else ""))
 
 
 def ratio_line(row: dict[str, Any], reference: dict[str, Any], what: str) -> str:
@@ -246,8 +250,8 @@ def per_threads(values: dict[int, str], what: str) -> str:
 
 def target_lines(rows: Sequence[dict[str, Any]], model: str) -> list[str]:
     """The figures that issue 25's targets name, for every impact row searched with the stock query
-    pruning: its pre-encoded q/s over BM25's, and the time the Pyserini path adds over Lucene alone
-    (queries handed over already converted), per thread count, all measured in this run."""
+    pruning: its pre-encoded q/s over BM25's, and the time the Pyserini path adds over Lucene's top-k
+    alone and over Anserini's search alone, per thread count, all measured in this run."""
     bm25 = next(r for r in rows if r["method"] == "bm25")
     stock = [r for r in rows if r.get("query_level") == level_name(DEFAULT_QUERY_PRUNE) and r["method"] != BASELINE]
     lines = []
@@ -255,8 +259,12 @@ def target_lines(rows: Sequence[dict[str, Any]], model: str) -> list[str]:
         where = f" (documents {row['level']}, queries {row['query_level']}; this run)"
         over_bm25 = {t: f"{q / bm25['qps'][t]:.2f}x" for t, q in row["qps"].items()}
         over_java = {t: f"{row['java_qps'][t] / q - 1:+.0%}" for t, q in row["qps"].items()}
+        over_lucene = {t: f"{row['lucene_qps'][t] / q - 1:+.0%}" for t, q in row["qps"].items()}
         lines += [f"{model} pre-encoded {per_threads(over_bm25, ' q/s ÷ BM25 q/s')}{where}",
-                  f"{model} Pyserini path over Lucene alone (time per query), {per_threads(over_java, '')}{where}"]
+                  f"{model} Pyserini path over Lucene alone (time per query; Lucene's top-k of the queries built "
+                  f"up front), {per_threads(over_lucene, '')}{where}",
+                  f"{model} Pyserini path over Anserini's search alone (time per query; queries handed over as "
+                  f"Java maps), {per_threads(over_java, '')}{where}"]
     return lines
 
 

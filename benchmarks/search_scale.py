@@ -129,7 +129,7 @@ def part_name(number: int) -> str:
     return f"part-{number:05d}.jsonl"
 
 
-def cached_milco(pool: Pool, out: Path, encoder: str, precision: str, batch_size: int) -> dict:
+def cached_milco(pool: Pool, out: Path, encoder: str, precision: str, batch_size: int, max_length: int = 512) -> dict:
     """The pool encoded by ``python -m pyserini_milco.encode`` into ``out`` (resumed when a run
     stopped; nothing redone when complete); its settings and the wall time of the run that
     finished it, from ``out``'s ``.json`` record."""
@@ -143,7 +143,8 @@ def cached_milco(pool: Pool, out: Path, encoder: str, precision: str, batch_size
             raise SystemExit(f"{out} was encoded with {done}, not {settings}: delete it (and {record}) to re-encode")
         return done
     args = ["input", "--corpus", pool.corpus, "output", "--embeddings", out, "--docs-per-file", str(PART),
-            "encoder", "--encoder", encoder, "--batch-size", str(batch_size), "--device", "cpu", "--threads", "1",
+            "encoder", "--encoder", encoder, "--batch-size", str(batch_size), "--max-length", str(max_length),
+            "--device", "cpu", "--threads", "1",
             "--precision", precision]
     seconds, _ = timed(lambda: pyserini_cli.run("pyserini_milco.encode", args, log=out.with_suffix(".log")))
     done = {**settings, "seconds": round(seconds, 1), "machine": machine("cpu"),
@@ -152,15 +153,16 @@ def cached_milco(pool: Pool, out: Path, encoder: str, precision: str, batch_size
     return done
 
 
-def embed_chunk(embedder, texts: Sequence[str], batch_size: int, precision: str):
+def embed_chunk(embedder, texts: Sequence[str], batch_size: int, precision: str, max_length: int):
     """``[N, D]`` passage vectors of ``texts``; bf16 through torch's CPU autocast when asked."""
     import torch
 
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-        return embedder.embed(list(texts), "passage", batch_size=batch_size).float().numpy()
+        return embedder.embed(list(texts), "passage", batch_size=batch_size, max_length=max_length).float().numpy()
 
 
-def cached_dense(pool: Pool, out: Path, encoder: str, precision: str, batch_size: int, chunk: int = PART) -> dict:
+def cached_dense(pool: Pool, out: Path, encoder: str, precision: str, batch_size: int, max_length: int = 512,
+                 chunk: int = PART) -> dict:
     """The pool embedded by ``encoder`` into ``out`` as ``pyserini.encode --to-faiss`` writes it
     (``docid`` + a flat inner-product ``index``), chunk by chunk (``out/chunks``: a stopped run
     resumes); its settings and the wall time of the run that finished it, from ``out``'s ``.json``."""
@@ -187,7 +189,7 @@ def cached_dense(pool: Pool, out: Path, encoder: str, precision: str, batch_size
             if not path.is_file():
                 with atomic_output(path, mode="wb") as handle:
                     np.save(handle, embed_chunk(embedder, [d.text for d in docs[start:start + chunk]], batch_size,
-                                                precision))
+                                                precision, max_length))
             parts.append(np.load(path))
         return np.concatenate(parts)
 
@@ -264,7 +266,7 @@ def impact_inputs(pool: Pool, work: Path, part: Searched, levels: Sequence[Prune
     unpruned = work / "vectors" / "none"
     chunks = encoded_chunks(unpruned, part.parts)
     if chunks is None:
-        cached_milco(pool, unpruned, args.encoder, args.precision, args.batch_size)
+        cached_milco(pool, unpruned, args.encoder, args.precision, args.batch_size, args.max_length)
         chunks = encoded_chunks(unpruned, part.parts)
     inputs = {}
     for spec in levels:
@@ -284,7 +286,7 @@ def dense_input(pool: Pool, work: Path, part: Searched, args) -> Path:
 
     chunks = [work / "dense" / "chunks" / f"{number:05d}.npy" for number in range(part.parts)]
     if not all(path.is_file() for path in chunks):
-        cached_dense(pool, work / "dense", args.dense_encoder, args.precision, args.batch_size)
+        cached_dense(pool, work / "dense", args.dense_encoder, args.precision, args.batch_size, args.max_length)
     docids = [d.id for path in sorted(pool.corpus.glob("part-*.jsonl"))[:part.parts]
               for d in CorpusReader(path).documents()]
     return write_flat(np.concatenate([np.load(path) for path in chunks]), docids, part.folder / "inputs" / "dense")
@@ -337,7 +339,7 @@ def impact_rows(pool: Pool, work: Path, part: Searched, queries: tuple[list[str]
     from pyserini_milco.integration.lucene import build_index
 
     query_file = part.folder / f"queries-{level_name(args.query_prune).replace(':', '-')}.jsonl"
-    query_seconds = encode_queries(args.encoder, pool.topics, query_file, 512, args.query_prune)
+    query_seconds = encode_queries(args.encoder, pool.topics, query_file, args.max_length, args.query_prune)
     rows = []
     for name, inputs in impact_inputs(pool, work, part, args.levels, args).items():
         index = index_once(lambda out: build_index(inputs, out, impact=True), part.folder / "indexes" / inputs.name,
@@ -394,7 +396,8 @@ def dense_rows(pool: Pool, work: Path, part: Searched, queries: tuple[list[str],
 
     qids, texts = queries
     embedder = load_embedder(args.dense_encoder)
-    query_seconds, vectors = timed(lambda: embedder.embed(texts, "query", batch_size=64).numpy())
+    query_seconds, vectors = timed(lambda: embedder.embed(texts, "query", batch_size=64,
+                                                          max_length=args.max_length).numpy())
     folder = part.folder / "indexes"
     if not (args.reuse_indexes and all((folder / f"dense-{kind}" / "index").is_file() for kind in ("flat", "hnsw"))):
         build_indexes(dense_input(pool, work, part, args), vectors.shape[1], folder, args)
@@ -425,7 +428,8 @@ def format_row(row: dict[str, Any]) -> str:
         return " ".join(f"{t}t {q:.0f} q/s" for t, q in what.items())
 
     e2e = row["end_to_end"]
-    java = f" | Lucene alone {speeds(row['java_qps'])}" if row.get("java_qps") else ""
+    java = (f" | Anserini alone {speeds(row['java_qps'])} | Lucene alone {speeds(row['lucene_qps'])}"
+            if row.get("java_qps") else "")
     return (f"{row['row']:>16}: index {row['index_bytes'] / 2 ** 20:.1f} MiB, nDCG@10 {row['ndcg@10']['mean']:.4f} | "
             f"pre-encoded {speeds(row['qps'])}, p50 {row['latency_ms']['p50']:.2f} ms, p99 "
             f"{row['latency_ms']['p99']:.2f} ms{java} | end to end {speeds(e2e['qps'])}, p50 "
@@ -461,7 +465,7 @@ def markdown(results: dict[str, Any]) -> str:
     for row in results["rows"]:
         e2e = row["end_to_end"]
         cells = ([row["row"], "" if row["terms_per_doc"] is None else f"{row['terms_per_doc']:.1f}",
-                  f"{row['index_bytes'] / 2 ** 20:.0f}", f"{row['ndcg@10']['mean']:.3f}"]
+                  f"{row['index_bytes'] / 2 ** 20:.1f}", f"{row['ndcg@10']['mean']:.3f}"]
                  + [f"{row['qps'][t]:.0f}" for t in threads]
                  + [f"{row['latency_ms']['p50']:.2f}", f"{row['latency_ms']['p99']:.2f}"]
                  + [f"{e2e['qps'][t]:.1f}" for t in threads]
@@ -491,8 +495,8 @@ def plot(results: dict[str, Any], path: Path) -> Path:
             axis.annotate(row["level"], (speed(row), row["ndcg@10"]["mean"]), fontsize=7)
         axis.set(xscale="log", xlabel=f"queries/s, {first} thread", ylabel="nDCG@10", title=title)
         axis.legend(fontsize=8)
-    figure.suptitle(f"{results['documents']:,} NTREX-128 sentences, {len(results['rows'][0]['ndcg@10']) - 1} query "
-                    f"languages -> English; {results['encoder']}", fontsize=10)
+    figure.suptitle(f"{results['documents']:,} NTREX-128 sentences, {results['queries']} queries asking for their "
+                    f"translations; {results['encoder']}", fontsize=10)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
@@ -507,7 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--work", type=Path, required=True,
                         help="folder for the pool, its cached encodings, the indexes and the results")
     parser.add_argument("--data-dir", type=Path, default=None, help="NTREX folder (default: ../shared/data/ntrex)")
-    parser.add_argument("--lines", type=int, default=None, help="first N lines of every NTREX file (default: all 1,997)")
+    parser.add_argument("--lines", type=int, default=None,
+                        help="first N lines of every NTREX file (default: all 1,997)")
     parser.add_argument("--documents", type=int, default=None,
                         help=f"search the first N documents of the pool, rounded up to {PART:,} (default: all)")
     parser.add_argument("--query-languages", default=",".join(DEFAULT_QUERY_LANGUAGES),
@@ -518,6 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="precision of the pool's encodings, both models (bf16 needs a CPU with AVX512-BF16 or "
                              "AMX to be fast; auto: fp32 on the CPU)")
     parser.add_argument("--batch-size", type=int, default=64, help="documents per forward pass when encoding the pool")
+    parser.add_argument("--max-length", type=int, default=512,
+                        help="tokens per document and per pre-encoded query (NTREX sentences are shorter)")
     parser.add_argument("--levels", nargs="+", type=parse_level, default=[parse_level(t) for t in DEFAULT_LEVELS],
                         help="document pruning levels: none, topk:K, mass:P, quantile:P")
     parser.add_argument("--query-prune", type=parse_level, default=DEFAULT_QUERY_PRUNE,

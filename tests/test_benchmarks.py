@@ -1,6 +1,7 @@
 """The benchmarks run end to end on tiny configurations, and their package/reference checks hold."""
 import json
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -125,23 +126,35 @@ def test_search_plot_draws_runs_without_pruning_levels(tmp_path):
     assert plot(results, tmp_path / "search.png").stat().st_size > 1_000
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "ntrex" / "NTREX-128").is_dir(), reason="NTREX-128 data not available")
+def write_ntrex_like(folder: Path, languages: list[str], lines: int) -> Path:
+    """An NTREX-128 folder of short line-aligned sentences (the tiny e5 holds 140 positions)."""
+    texts = folder / "NTREX-128"
+    texts.mkdir(parents=True)
+    for lang in languages:
+        name = "newstest2019-src.eng.txt" if lang == "eng" else f"newstest2019-ref.{lang}.txt"
+        (texts / name).write_text("".join(f"{lang} line {i} about topic {i % 7}\n" for i in range(lines)),
+                                  encoding="utf-8")
+    return folder
+
+
 def test_search_scale_benchmark_tiny(tmp_path, official_checkpoint):
-    """The scale benchmark end to end on 258 NTREX sentences (2 lines x 129 files), tiny models, in its
-    own process (FAISS beside torch and a JVM in the test process ended pytest with a segfault)."""
+    """The scale benchmark end to end on 320 sentences (40 lines x 8 languages), tiny models, in its own
+    process (FAISS beside torch and a JVM in the test process ended pytest with a segfault)."""
     from baselines.tiny_models import write_e5_like
 
     folder, _ = official_checkpoint
     dense = write_e5_like(tmp_path / "tiny-e5-small")
+    languages = ["eng", "eng-GB", "eng-US", "eng-IN", "deu", "zho-CN", "fra", "swa"]
+    data = write_ntrex_like(tmp_path / "ntrex", languages, 40)
     work = tmp_path / "scale"
-    args = ["--work", str(work), "--encoder", str(folder), "--dense-encoder", str(dense), "--lines", "2",
-            "--query-languages", "deu,zho-CN", "--query-every", "1", "--levels", "none", "topk:5",
-            "--threads", "1", "2", "--repeats", "1", "--e2e-queries", "3", "--hnsw-m", "8", "--ef-construction", "40",
-            "--ef-search", "1000"]
+    args = ["--work", str(work), "--data-dir", str(data), "--encoder", str(folder), "--dense-encoder", str(dense),
+            "--query-languages", "deu,zho-CN", "--query-every", "20", "--levels", "none", "topk:5",
+            "--threads", "1", "2", "--repeats", "1", "--e2e-queries", "3", "--max-length", "64", "--hnsw-m", "8",
+            "--ef-construction", "40", "--ef-search", "1000"]
     done = subprocess.run([sys.executable, "-m", "benchmarks.search_scale", *args], cwd=REPO, check=True,
                           capture_output=True, text=True)
     results = json.loads((work / "search-scale.json").read_text())
-    assert results["documents"] == 258 and results["queries"] == 4
+    assert results["documents"] == 320 and results["queries"] == 4
     rows = {row["row"]: row for row in results["rows"]}
     assert set(rows) == {"milco none", "milco topk:5", "bm25", f"{dense} flat", f"{dense} hnsw"}
     # every row: pre-encoded and end-to-end speed at both thread counts, latencies, size and quality
