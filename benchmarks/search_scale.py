@@ -129,6 +129,18 @@ def part_name(number: int) -> str:
     return f"part-{number:05d}.jsonl"
 
 
+def finished_record(record: Path, settings: dict) -> dict | None:
+    """The record of a finished encoding at ``record`` (None when there is none yet); one made
+    with other ``settings`` stops the run, naming what to delete."""
+    if not record.is_file():
+        return None
+    done = json.loads(record.read_text())
+    if {key: done[key] for key in settings} != settings:
+        raise SystemExit(f"{record.with_suffix('')} was encoded with {done}, not {settings}: "
+                         f"delete it (and {record}) to re-encode")
+    return done
+
+
 def cached_milco(pool: Pool, out: Path, encoder: str, precision: str, batch_size: int, max_length: int = 512) -> dict:
     """The pool encoded by ``python -m pyserini_milco.encode`` into ``out`` (resumed when a run
     stopped; nothing redone when complete); its settings and the wall time of the run that
@@ -137,10 +149,7 @@ def cached_milco(pool: Pool, out: Path, encoder: str, precision: str, batch_size
 
     record = out.with_suffix(".json")
     settings = {"encoder": encoder, "precision": precision, "batch_size": batch_size}
-    if record.is_file():
-        done = json.loads(record.read_text())
-        if {key: done[key] for key in settings} != settings:
-            raise SystemExit(f"{out} was encoded with {done}, not {settings}: delete it (and {record}) to re-encode")
+    if (done := finished_record(record, settings)) is not None:
         return done
     args = ["input", "--corpus", pool.corpus, "output", "--embeddings", out, "--docs-per-file", str(PART),
             "encoder", "--encoder", encoder, "--batch-size", str(batch_size), "--max-length", str(max_length),
@@ -172,10 +181,7 @@ def cached_dense(pool: Pool, out: Path, encoder: str, precision: str, batch_size
 
     record = out.with_suffix(".json")
     settings = {"encoder": encoder, "precision": precision, "batch_size": batch_size}
-    if record.is_file():
-        done = json.loads(record.read_text())
-        if {key: done[key] for key in settings} != settings:
-            raise SystemExit(f"{out} was embedded with {done}, not {settings}: delete it (and {record}) to re-embed")
+    if (done := finished_record(record, settings)) is not None:
         return done
     docs = list(CorpusReader(pool.corpus).documents())
     embedder = load_embedder(encoder)

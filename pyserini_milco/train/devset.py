@@ -8,7 +8,7 @@ definitions (:mod:`pyserini_milco.evaluation`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +51,12 @@ def dense_scores(queries: object, passages: object) -> np.ndarray:
     return np.asarray(product, dtype=np.float64)
 
 
-def evaluate_retriever(devset: DevSet, encode: EncodeFn, settings: Sequence[str] = DEFAULT_SETTINGS) -> dict[str, float]:
-    """``ndcg@10_<q>-<p>`` and ``recall@100_<q>-<p>`` per setting, their means over settings, and
-    ``ndcg@10_mean`` (what checkpoints are chosen by). Each pool is encoded once."""
+def setting_runs(devset: DevSet, encode: EncodeFn, settings: Sequence[str],
+                 depth: int = 100) -> Iterator[tuple[str, list[str], dict]]:
+    """``(setting, query ids, run)`` for each ``<query language>-<pool language>`` setting: exhaustive
+    dot-product search of ``encode``'s query rows against its pool's passage rows (each pool encoded
+    once), ``depth`` hits per query."""
     pools: dict[str, tuple[list[str], object]] = {}
-    out: dict[str, float] = {}
     for setting in settings:
         query_language, pool_language = setting.split("-")
         if pool_language not in pools:
@@ -63,7 +64,14 @@ def evaluate_retriever(devset: DevSet, encode: EncodeFn, settings: Sequence[str]
             pools[pool_language] = (docids, encode(texts, "passage"))
         docids, matrix = pools[pool_language]
         qids, texts = devset.topics(query_language)
-        run = top_hits(dense_scores(encode(texts, "query"), matrix), qids, docids)
+        yield setting, qids, top_hits(dense_scores(encode(texts, "query"), matrix), qids, docids, depth)
+
+
+def evaluate_retriever(devset: DevSet, encode: EncodeFn, settings: Sequence[str] = DEFAULT_SETTINGS) -> dict[str, float]:
+    """``ndcg@10_<q>-<p>`` and ``recall@100_<q>-<p>`` per setting, their means over settings, and
+    ``ndcg@10_mean`` (what checkpoints are chosen by). Each pool is encoded once."""
+    out: dict[str, float] = {}
+    for setting, _, run in setting_runs(devset, encode, settings):
         scores = evaluate(devset.qrels, run, METRICS)
         out[f"ndcg@10_{setting}"] = round(scores["ndcg_cut_10"], 4)
         out[f"recall@100_{setting}"] = round(scores["recall_100"], 4)

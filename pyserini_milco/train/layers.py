@@ -40,8 +40,8 @@ from ..encoding.terms import SparseVector
 from ..modeling import unpadded
 from ..modeling.model import MilcoModel
 from ..encoding.pruning import prune
-from ..evaluation.metrics import top_hits, write_qrels, write_run
-from .devset import DevSet, dense_scores, evaluate_retriever, load_devset
+from ..evaluation.metrics import write_qrels, write_run
+from .devset import DevSet, evaluate_retriever, load_devset, setting_runs
 from .distill import sparse_rows
 from .echo import (BEST_FILE, CONNECTOR_PREFIXES, DECODER_BIAS, EchoSettings, EchoTrainer, FrozenText,
                    candidate_pivot_rows, recomputed_pivot_vectors, source_vector)
@@ -356,15 +356,7 @@ class LayerTrainer(EchoTrainer):
                     vectors = [prune(v, self.s.dev_query_prune, pivot_size) for v in vectors]
                 return sparse_rows(vectors, dimension)
 
-            pools = {}
-            for setting in self.s.dev_settings:
-                query_language, pool_language = setting.split("-")
-                if pool_language not in pools:
-                    docids, texts = devset.pool(pool_language)
-                    pools[pool_language] = (docids, rows(texts, "passage"))
-                docids, matrix = pools[pool_language]
-                qids, texts = devset.topics(query_language)
-                hits = top_hits(dense_scores(rows(texts, "query"), matrix), qids, docids, depth)
+            for setting, qids, hits in setting_runs(devset, rows, self.s.dev_settings, depth):
                 run.update({f"{setting}:{qid}": docs for qid, docs in hits.items()})
                 qrels.update({f"{setting}:{qid}": devset.qrels[qid] for qid in qids})
         self.dev_cache = {}
