@@ -103,13 +103,14 @@ def java_queries(searcher, texts: Sequence[str], number: str = "java.lang.Intege
     Anserini's search takes Integer, its ``BagOfWordsQueryGenerator`` Float), built once up front."""
     from pyserini.pyclass import autoclass
 
+    from pyserini_milco.integration.impact_search import query_vector
+
     array, hash_map, boxed = autoclass("java.util.ArrayList"), autoclass("java.util.HashMap"), autoclass(number)
     queries = array()
     for text in texts:
         query = hash_map()
-        for term, weight in searcher.encode(text).items():
-            if term in searcher.idf and searcher.idf[term] > searcher.min_idf:
-                query.put(term, boxed(weight))
+        for term, weight in query_vector(searcher, text).items():
+            query.put(term, boxed(weight))
         queries.add(query)
     return queries
 
@@ -143,6 +144,8 @@ def lucene_alone(searcher, texts: Sequence[str]) -> Callable[[int, int], None]:
     path from Python, with no conversion, sort by docid, stored document or hit object."""
     from pyserini.pyclass import autoclass
 
+    from pyserini_milco.integration.impact_search import parallel_map
+
     generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
     maps = java_queries(searcher, texts, "java.lang.Float")
     queries = [generator.buildQuery("contents", maps.get(i)) for i in range(maps.size())]
@@ -150,34 +153,9 @@ def lucene_alone(searcher, texts: Sequence[str]) -> Callable[[int, int], None]:
     index_searcher.setSimilarity(searcher.object.get_similarity())
 
     def search(k: int, threads: int) -> None:
-        in_threads(lambda query: index_searcher.search(query, k), queries, threads)
+        parallel_map(lambda query: index_searcher.search(query, k), queries, threads)
 
     return search
-
-
-def in_threads(function: Callable[[Any], Any], items: Sequence, threads: int) -> None:
-    """``function`` of every item on ``threads`` Python threads (pyjnius releases the GIL in Java
-    calls; each thread leaves the JVM when done, as pyjnius asks)."""
-    if threads <= 1:
-        for item in items:
-            function(item)
-        return
-    import threading
-
-    from jnius import detach
-
-    def work(part: Sequence) -> None:
-        try:
-            for item in part:
-                function(item)
-        finally:
-            detach()
-
-    workers = [threading.Thread(target=work, args=(items[i::threads],)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
 
 
 def search_speed(searcher, qids: list[str], texts: list[str], args: argparse.Namespace,
