@@ -8,7 +8,9 @@ nothing until a ``pyserini`` module is imported (so other programs pay nothing):
   ``error: <message>``, instead of a traceback (:func:`pyserini_milco.errors.install_for_pyserini_commands`);
 * after ``pyserini.encode`` has run, MILCO joins its encoder map and the atomic, streaming corpus I/O
   is swapped in;
-* after ``pyserini.search.lucene._impact_searcher`` has run, ``--impact --encoder`` accepts MILCO.
+* after ``pyserini.search.lucene._impact_searcher`` has run, ``--impact --encoder`` accepts MILCO;
+* after ``pyserini.query_iterator`` has run, in a command whose ``--encoder`` is MILCO, the topics
+  become the plan that the query encoder encodes ahead by (:mod:`pyserini_milco.integration.encode_ahead`).
 
 Set ``PYSERINI_MILCO_DISABLE=1`` to switch the hook off. It lives outside the package so that the
 start-up line does not import ``pyserini_milco`` itself.
@@ -23,6 +25,7 @@ _BEFORE = {"pyserini": ("pyserini_milco.integration.java:configure_java",
 _AFTER = {
     "pyserini.encode": ("pyserini_milco.baselines.registration:register_document_encoders",),
     "pyserini.search.lucene._impact_searcher": ("pyserini_milco.baselines.registration:register_impact_search",),
+    "pyserini.query_iterator": ("pyserini_milco.integration.plugin:register_encode_ahead",),
 }
 
 

@@ -9,10 +9,11 @@ functions right after the Pyserini modules they patch are imported:
   the map, and the ``auto`` fallback, first checks whether the folder holds a MILCO checkpoint;
 * ``python -m pyserini.search.lucene --impact --encoder ...`` gets :class:`MilcoQueryEncoder`,
   keeps query terms that occur in every document (MILCO's ``m_<s>``/``m_</s>`` do; Pyserini's
-  default ``--min-idf 0`` would drop them silently), encodes each batch of queries at once (on one
-  torch thread whatever ``--threads`` says: two threads on two busy cores encoded 5-13x slower) and
-  searches straight into Lucene (:mod:`.impact_search`: no per-term pyjnius calls, no stored
-  documents read, batches on ``--threads`` Java searches at a time).
+  default ``--min-idf 0`` would drop them silently), encodes each batch of queries at once on
+  ``--threads`` torch threads (the JVM waits meanwhile), encodes ahead in batches when the stock
+  loop asks one query at a time (:mod:`.encode_ahead`), and searches straight into Lucene
+  (:mod:`.impact_search`: no per-term pyjnius calls, no stored documents read, batches on
+  ``--threads`` Java searches at a time).
 
 Options that the stock CLIs cannot carry come from environment variables (our own wrappers,
 ``python -m pyserini_milco.encode`` / ``.search``, take them as flags):
@@ -23,15 +24,17 @@ queries; ``none`` switches off the default :data:`DEFAULT_QUERY_PRUNE`), ``PYSER
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from ..encoding.names import MINI_MODEL_NAME, RELEASED_MODELS
 from ..encoding.index_terms import index_terms, join_title
 from ..encoding.options import EncodingOptions
 from ..encoding.pruning import PruneSpec
+from . import encode_ahead
 
 MAP_KEY = "milco"
 
@@ -80,28 +83,48 @@ class MilcoDocumentEncoder(_MilcoPyseriniEncoder):
         return self._vectors(join_title(titles, texts), max_length, self.options.prune)
 
 
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Torch's CPU threads set to ``count`` for the block, then put back."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class MilcoQueryEncoder(_MilcoPyseriniEncoder):
-    """Pyserini ``QueryEncoder`` contract: ``encode(text) -> {term: int}``, with batch prefetching."""
+    """Pyserini ``QueryEncoder`` contract: ``encode(text) -> {term: int}``, with batch prefetching.
+
+    On the CPU torch gets one thread outside :meth:`prefetch`'s batches (the JVM's search threads
+    share the cores); a batch runs on the ``threads`` the search was given."""
 
     def __init__(self, model_name: str, device: str = "cpu", options: EncodingOptions | None = None,
                  max_length: int = 512):
         import torch
 
         if device == "cpu":
-            torch.set_num_threads(1)  # the JVM shares the cores; one thread is much faster here
+            torch.set_num_threads(1)
         super().__init__(model_name, device=device, options=options)
         self.max_length = max_length
         self._cache: dict[str, dict[str, int]] = {}
 
-    def prefetch(self, texts: Sequence[str]) -> None:
-        """Encode a batch of queries in one call (sorted by length) and keep them for :meth:`encode`."""
+    def prefetch(self, texts: Sequence[str], threads: int = 1) -> None:
+        """Encode a batch of queries in one call (sorted by length) on ``threads`` torch threads and
+        keep them for :meth:`encode`."""
         todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if todo:
-            self._cache.update(zip(todo, self._vectors(todo, self.max_length, self.options.query_prune)))
+            with torch_threads(threads):
+                self._cache.update(zip(todo, self._vectors(todo, self.max_length, self.options.query_prune)))
 
     def encode(self, text: str, **kwargs) -> dict[str, int]:
+        """The query's vector; one not yet encoded is encoded with the planned queries after it
+        (:func:`.encode_ahead.upcoming`)."""
         if text not in self._cache:
-            self.prefetch([text])
+            self.prefetch(encode_ahead.upcoming(text))
         return self._cache.pop(text)
 
 
@@ -146,7 +169,7 @@ def register_document_encoder(other: OtherEncoder | None = None,
     encode._milco_registered = True
 
 
-def _encoder_argument(argv: Sequence[str]) -> str | None:
+def encoder_argument(argv: Sequence[str]) -> str | None:
     """The value of ``--encoder`` in a ``pyserini.encode`` command line, if any."""
     for flag, value in zip(argv, argv[1:]):
         if flag == "--encoder":
@@ -154,13 +177,29 @@ def _encoder_argument(argv: Sequence[str]) -> str | None:
     return None
 
 
+def is_milco_command(argv: Sequence[str]) -> bool:
+    """True for a command line whose ``--encoder`` names a MILCO model (name, hub id or checkpoint)."""
+    encoder = encoder_argument(argv)
+    return encoder is not None and is_milco_checkpoint(encoder)
+
+
+def register_encode_ahead() -> None:
+    """The hook's call after ``pyserini.query_iterator`` is imported: in a command whose ``--encoder``
+    is MILCO, the topics that ``get_query_iterator`` reads become the :mod:`.encode_ahead` plan."""
+    from pyserini import query_iterator
+
+    if getattr(query_iterator, "_milco_registered", False) or not is_milco_command(sys.argv):
+        return
+    query_iterator.get_query_iterator = encode_ahead.planning(query_iterator.get_query_iterator)
+    query_iterator._milco_registered = True
+
+
 def _swap_corpus_io(encode) -> None:
     """For MILCO runs of ``pyserini.encode``: streaming, validated input and atomic per-shard output.
 
     Other encoders keep Pyserini's own classes (their multimodal special cases are not ours to change).
     """
-    encoder = _encoder_argument(sys.argv)
-    if encoder is None or not is_milco_checkpoint(encoder):
+    if not is_milco_command(sys.argv):
         return
     from functools import partial
 
@@ -226,7 +265,9 @@ def register_impact_search(other: Callable[[object], object | None] | None = Non
         return fast.search(impact_search.query_vector(self, q), k)
 
     def batch_search(self, queries, qids, k=10, threads=1, fields=None):
-        if hasattr(self.query_encoder, "prefetch"):  # MILCO's and BGE-M3's: one pass per search batch
+        if isinstance(self.query_encoder, MilcoQueryEncoder):  # one pass per search batch, on its threads
+            self.query_encoder.prefetch(queries, threads=int(threads))
+        elif hasattr(self.query_encoder, "prefetch"):  # BGE-M3's lexical encoder
             self.query_encoder.prefetch(queries)
         fast = fast_path(self, fields)
         if fast is None:

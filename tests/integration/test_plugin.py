@@ -153,6 +153,58 @@ def test_every_document_terms_are_kept(pipeline):
     assert len(lucene[queries[0][0]]) == len(docs)  # every document shares m_<s> and m_</s> with the query
 
 
+def test_stock_loop_with_default_flags_encodes_ahead_to_the_same_run(pipeline):
+    """``--batch-size 1 --threads 1`` (Pyserini's defaults) search one query at a time; the topics are
+    encoded ahead in batches (:mod:`pyserini_milco.integration.encode_ahead`) and the run is the same."""
+    folder, work, *_ = pipeline
+    run("pyserini.search.lucene", "--index", work / "index", "--topics", work / "topics.tsv", "--output",
+        work / "run-one-at-a-time.txt", "--impact", "--encoder", folder, "--hits", "1000")
+    assert read_run(work / "run-one-at-a-time.txt") == read_run(work / "run.txt")
+
+
+def test_query_encoder_encodes_the_planned_queries_in_one_batch(pipeline, monkeypatch):
+    from pyserini_milco.integration import encode_ahead
+
+    folder, _, _, queries, _ = pipeline
+    texts = [text for _, text in queries]
+    encoder = MilcoQueryEncoder(str(folder), device="cpu")
+    batches = []
+    vectors = encoder._vectors
+    monkeypatch.setattr(encoder, "_vectors", lambda todo, *args: batches.append(list(todo)) or vectors(todo, *args))
+    monkeypatch.setattr(encode_ahead, "_plan", encode_ahead.QueryPlan(texts))
+    ahead = [encoder.encode(text) for text in texts]
+    assert batches == [texts]  # the first query brought the others along
+    encoder.prefetch(texts)
+    assert ahead == [encoder.encode(text) for text in texts]
+
+
+def test_batch_search_encodes_on_its_threads_and_gives_them_back(pipeline):
+    from pyserini.search.lucene import LuceneImpactSearcher
+
+    folder, work, _, queries, _ = pipeline
+    searcher = LuceneImpactSearcher(str(work / "index"), MilcoQueryEncoder(str(folder), device="cpu"))
+    assert torch.get_num_threads() == 1
+    results = searcher.batch_search([t for _, t in queries], [q for q, _ in queries], k=5, threads=2)
+    assert len(results) == len(queries) and torch.get_num_threads() == 1
+    searcher.close()
+
+
+def test_encode_ahead_is_installed_for_milco_commands_only(monkeypatch):
+    from pyserini import query_iterator
+
+    from pyserini_milco.integration.plugin import register_encode_ahead
+
+    original = query_iterator.get_query_iterator
+    monkeypatch.setattr(query_iterator, "_milco_registered", False, raising=False)
+    monkeypatch.setattr(query_iterator, "get_query_iterator", original)
+    monkeypatch.setattr(sys, "argv", ["search", "--impact", "--encoder", "naver/splade-v3"])
+    register_encode_ahead()
+    assert query_iterator.get_query_iterator is original
+    monkeypatch.setattr(sys, "argv", ["search", "--impact", "--encoder", "milco-mini"])
+    register_encode_ahead()
+    assert query_iterator.get_query_iterator.__wrapped__ is original
+
+
 def test_trec_eval_runs_on_the_run(pipeline):
     _, work, *_ = pipeline
     out = run("pyserini.eval.trec_eval", "-c", "-m", "ndcg_cut.10", "-m", "recall.100", work / "qrels.txt",
