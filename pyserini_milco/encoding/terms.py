@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from typing import Sequence
 
 import numpy as np
@@ -55,13 +56,17 @@ class SparseVector:
         return float(np.dot(self.values[mine].astype(np.float64), other.values[theirs].astype(np.float64)))
 
 
+#: A character to escape: whitespace (``\s`` on ``str`` is exactly ``str.isspace``) or ``%``.
+_NEEDS_ESCAPE = re.compile(r"[\s%]")
+
+
 def _needs_escape(char: str) -> bool:
-    return char.isspace() or char == "%"
+    return _NEEDS_ESCAPE.match(char) is not None
 
 
 def escape_term(name: str) -> str:
     """Make ``name`` one Lucene whitespace token under 255 characters (see module docstring)."""
-    if any(_needs_escape(c) for c in name):
+    if _NEEDS_ESCAPE.search(name):
         name = "".join(
             "".join(f"%{b:02X}" for b in c.encode("utf-8")) if _needs_escape(c) else c for c in name
         )

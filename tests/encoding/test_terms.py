@@ -48,3 +48,12 @@ def test_dot_product_over_shared_indices():
     a = SparseVector(np.array([1, 4, 7]), np.array([1.0, 2.0, 3.0]))
     b = SparseVector(np.array([4, 7, 9]), np.array([10.0, 1.0, 5.0]))
     assert a.dot(b) == 23.0
+
+
+def test_escaped_characters_are_exactly_whitespace_and_percent():
+    """The escape's pattern picks every code point that ``str.isspace`` calls whitespace, and ``%``, and no other."""
+    import sys
+
+    from pyserini_milco.encoding.terms import _needs_escape
+
+    assert [c for c in map(chr, range(sys.maxunicode + 1)) if _needs_escape(c) != (c.isspace() or c == "%")] == []
