@@ -22,6 +22,12 @@ Encodings are computed once and cached under ``WORK`` (delete a folder to redo i
 - ``dense/``: ``--dense-encoder`` embeddings in chunks (``pyserini.encode --to-faiss`` layout: ``docid``
   and a flat inner-product ``index``), from which ``pyserini.index.faiss`` builds flat and HNSW indexes;
 - ``indexes/``: the Lucene indexes (BM25 with Anserini's English analyzer; impact, pretokenized).
+
+MILCO is searched with the stock query pruning (``--query-prune``) pre-encoded and end to end, and
+with further query pruning levels (``--query-levels``) pre-encoded, against every document level:
+the plot draws nDCG@10 against q/s for each. The stock search commands of some rows (``--stock-cli``)
+are also timed from outside on every query (:mod:`benchmarks.stock_cli`), with Pyserini's default
+flags and with ``--batch-size 64 --threads 2``.
 """
 from __future__ import annotations
 
@@ -50,6 +56,7 @@ from .common import (NDCG, encode_queries, end_to_end, evenly, folder_bytes, lat
 POOL_FILE = re.compile(r"newstest2019-(?:src|ref(-\d+)?)\.(.+)\.txt")
 ENGLISH = ("eng", "eng-GB", "eng-US", "eng-IN")
 DEFAULT_LEVELS = ("none", "topk:64", "topk:100")
+DEFAULT_QUERY_LEVELS = ("none", "topk:10", "topk:40")
 PART = 10_000  # documents per corpus file and per cached encoding chunk
 DEFAULT_QUERY_LANGUAGES = ("deu", "fra", "spa", "rus", "zho-CN", "jpn", "arb", "hin", "kor", "tur", "vie", "swa")
 
@@ -338,29 +345,38 @@ def index_once(build, out: Path, reuse: bool) -> Path:
 
 def impact_rows(pool: Pool, work: Path, part: Searched, queries: tuple[list[str], list[str]], qrels: Qrels,
                 args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """One row per document level of ``--encoder``: pre-encoded queries (``--query-prune``) and end to
-    end through the stock path (``LuceneImpactSearcher`` given the encoder's name)."""
+    """Rows of ``--encoder`` for every document level: with the stock query pruning (``--query-prune``)
+    pre-encoded (Anserini and Lucene alone beside it) and end to end through the stock path
+    (``LuceneImpactSearcher`` given the encoder's name); with every ``--query-levels`` pruning
+    pre-encoded only (nDCG@10, q/s and latency, for the pruning plot)."""
     from pyserini.search.lucene import LuceneImpactSearcher
 
     from pyserini_milco.integration.lucene import build_index
 
-    query_file = part.folder / f"queries-{level_name(args.query_prune).replace(':', '-')}.jsonl"
-    query_seconds = encode_queries(args.encoder, pool.topics, query_file, args.max_length, args.query_prune)
+    stock = level_name(args.query_prune)
+    query_levels = {stock: args.query_prune, **{level_name(spec): spec for spec in args.query_levels}}
+    query_files, query_seconds = {}, {}
+    for name, spec in query_levels.items():
+        query_files[name] = part.folder / f"queries-{name.replace(':', '-')}.jsonl"
+        query_seconds[name] = encode_queries(args.encoder, pool.topics, query_files[name], args.max_length, spec)
     rows = []
     for name, inputs in impact_inputs(pool, work, part, args.levels, args).items():
         index = index_once(lambda out: build_index(inputs, out, impact=True), part.folder / "indexes" / inputs.name,
                            args.reuse_indexes)
-        searcher = LuceneImpactSearcher(str(index), str(query_file), min_idf=-1)
-        row = {"row": f"milco {name}", "method": "milco", "level": name, "query_level": level_name(args.query_prune),
-               "index_bytes": folder_bytes(index), "terms_per_doc": terms_per_doc(inputs),
-               **measured(searcher, queries, qrels, args, impact=True)}
-        searcher.close()
-        row["end_to_end"] = end_to_end(lambda: LuceneImpactSearcher(str(index), args.encoder),
-                                       *sample(*queries, args.e2e_queries), args.threads, args.hits)
-        rows.append(row)
-        print(format_row(row), flush=True)
-    return rows, {"queries": len(queries[0]), "query_seconds_with_model_loading": round(query_seconds, 2),
-                  "queries_per_s_with_model_loading": round(len(queries[0]) / query_seconds, 2)}
+        for query_name, query_file in query_files.items():
+            searcher = LuceneImpactSearcher(str(index), str(query_file), min_idf=-1)
+            row = {"row": f"milco {name}" + ("" if query_name == stock else f", queries {query_name}"),
+                   "method": "milco", "level": name, "query_level": query_name, "index": str(index),
+                   "index_bytes": folder_bytes(index), "terms_per_doc": terms_per_doc(inputs),
+                   **measured(searcher, queries, qrels, args, impact=query_name == stock)}
+            searcher.close()
+            if query_name == stock:
+                row["end_to_end"] = end_to_end(lambda: LuceneImpactSearcher(str(index), args.encoder),
+                                               *sample(*queries, args.e2e_queries), args.threads, args.hits)
+            rows.append(row)
+            print(format_row(row), flush=True)
+    return rows, {"queries": len(queries[0]), "query_seconds_with_model_loading": round(query_seconds[stock], 2),
+                  "queries_per_s_with_model_loading": round(len(queries[0]) / query_seconds[stock], 2)}
 
 
 def terms_per_doc(folder: Path) -> float:
@@ -383,7 +399,8 @@ def bm25_row(pool: Pool, part: Searched, queries: tuple[list[str], list[str]], q
     index = index_once(lambda out: build_index(corpus, out, language="en"), part.folder / "indexes" / "bm25",
                        args.reuse_indexes)
     searcher = LuceneSearcher(str(index))
-    row = {"row": "bm25", "method": "bm25", "level": "bm25", "index_bytes": folder_bytes(index), "terms_per_doc": None,
+    row = {"row": "bm25", "method": "bm25", "level": "bm25", "index": str(index), "index_bytes": folder_bytes(index),
+           "terms_per_doc": None,
            **measured(searcher, queries, qrels, args, impact=False)}
     row["end_to_end"] = {"qps": row["qps"], "latency_ms": row["latency_ms"], "note": "text in: the same search"}
     print(format_row(row), flush=True)
@@ -418,7 +435,8 @@ def dense_rows(pool: Pool, work: Path, part: Searched, queries: tuple[list[str],
     rows = []
     for kind in ("flat", "hnsw"):
         row = {"row": f"{args.dense_encoder} {kind}", "method": f"dense-{kind}", "level": f"dense-{kind}",
-               "index_bytes": folder_bytes(folder / f"dense-{kind}"), "terms_per_doc": None,
+               "index": str(folder / f"dense-{kind}"), "index_bytes": folder_bytes(folder / f"dense-{kind}"),
+               "terms_per_doc": None,
                **measured(searcher(kind, False), (qids, vectors), qrels, args, impact=False)}
         row["end_to_end"] = end_to_end(lambda: searcher(kind, True), *sample(qids, texts, args.e2e_queries),
                                        args.threads, args.hits)
@@ -433,13 +451,14 @@ def format_row(row: dict[str, Any]) -> str:
     def speeds(what: dict) -> str:
         return " ".join(f"{t}t {q:.0f} q/s" for t, q in what.items())
 
-    e2e = row["end_to_end"]
+    e2e = row.get("end_to_end")
     java = (f" | Anserini alone {speeds(row['java_qps'])} | Lucene alone {speeds(row['lucene_qps'])}"
             if row.get("java_qps") else "")
+    ends = (f" | end to end {speeds(e2e['qps'])}, p50 {e2e['latency_ms']['p50']:.2f} ms, p99 "
+            f"{e2e['latency_ms']['p99']:.2f} ms" if e2e else "")
     return (f"{row['row']:>16}: index {row['index_bytes'] / 2 ** 20:.1f} MiB, nDCG@10 {row['ndcg@10']['mean']:.4f} | "
             f"pre-encoded {speeds(row['qps'])}, p50 {row['latency_ms']['p50']:.2f} ms, p99 "
-            f"{row['latency_ms']['p99']:.2f} ms{java} | end to end {speeds(e2e['qps'])}, p50 "
-            f"{e2e['latency_ms']['p50']:.2f} ms, p99 {e2e['latency_ms']['p99']:.2f} ms")
+            f"{row['latency_ms']['p99']:.2f} ms{java}{ends}")
 
 
 def ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -447,7 +466,7 @@ def ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
     end against end to end), and its p99 over theirs, per thread count: all measured in this run."""
     references = [r for r in rows if r["method"] != "milco"]
     lines = []
-    for row in (r for r in rows if r["method"] == "milco"):
+    for row in (r for r in rows if r["method"] == "milco" and "end_to_end" in r):
         row["ratios"] = {}
         for reference in references:
             ratio = {"pre-encoded": {t: row["qps"][t] / reference["qps"][t] for t in row["qps"]},
@@ -462,6 +481,63 @@ def ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def stock_cli_rows(rows: Sequence[dict[str, Any]], names: Sequence[str] | None, topics: Path, work: Path,
+                   args: argparse.Namespace) -> dict[str, Any]:
+    """The stock search commands of the named rows (default: the first MILCO row, BM25 and the dense
+    rows) on every query, timed from outside (:func:`benchmarks.stock_cli.stock_speed`)."""
+    from .stock_cli import stock_speed
+
+    milco = [r for r in rows if r["method"] == "milco" and "end_to_end" in r]
+    chosen = names if names is not None else [milco[0]["row"], *(r["row"] for r in rows if r["method"] != "milco")]
+    by_name = {r["row"]: r for r in rows}
+    unknown = [name for name in chosen if name not in by_name]
+    if unknown:
+        raise SystemExit(f"--stock-cli: no row named {', '.join(map(repr, unknown))}; rows: {', '.join(by_name)}")
+    hits = ["--hits", str(args.hits)]
+    commands = {"milco": lambda r: ("pyserini.search.lucene", ["--index", r["index"], "--impact", "--encoder",
+                                                               args.encoder, *hits]),
+                "bm25": lambda r: ("pyserini.search.lucene", ["--index", r["index"], "--bm25", *hits]),
+                "dense-flat": lambda r: ("pyserini.search.faiss", ["--index", r["index"], "--encoder",
+                                                                   args.dense_encoder, *hits]),
+                "dense-hnsw": lambda r: ("pyserini.search.faiss", ["--index", r["index"], "--encoder",
+                                                                   args.dense_encoder, "--ef-search",
+                                                                   str(args.ef_search), *hits])}
+    speeds = {}
+    for name in chosen:
+        module, flags = commands[by_name[name]["method"]](by_name[name])
+        speeds[name] = {"command": " ".join(["python -m", module, *flags]),
+                        **stock_speed(module, flags, topics, work / "stock-cli" / name.replace(" ", "-"))}
+        print(stock_line(name, speeds[name]), flush=True)
+    return speeds
+
+
+def stock_line(name: str, speed: dict[str, Any]) -> str:
+    """One printed line: the stock command's q/s beyond start-up and its wall times, per flag set."""
+    def one(flags: str, measure: dict[str, Any]) -> str:
+        qps = "n/a" if measure["qps"] is None else f"{measure['qps']:.1f} q/s"
+        return f"{flags}: {qps} ({measure['seconds_all']:.1f} s for all, {measure['seconds_one']:.1f} s for one)"
+
+    flag_sets = [(key, value) for key, value in speed.items() if isinstance(value, dict)]
+    return f"stock CLI {name} ({speed['queries']} queries): " + "; ".join(one(k, v) for k, v in flag_sets)
+
+
+def stock_ratios(speeds: dict[str, Any]) -> list[str]:
+    """Each MILCO command's q/s over every other command's, per flag set (all in this run)."""
+    lines = []
+    for name, speed in speeds.items():
+        if not name.startswith("milco"):
+            continue
+        for other, reference in speeds.items():
+            if other.startswith("milco"):
+                continue
+            parts = [f"{flags} {speed[flags]['qps'] / reference[flags]['qps']:.2f}x"
+                     for flags in speed if isinstance(speed[flags], dict)
+                     and speed[flags]["qps"] and reference[flags]["qps"]]
+            lines.append(f"stock CLI {name} ÷ {other}: q/s " + (", ".join(parts) or "n/a (start-up noise hid the "
+                                                                              "queries' time)"))
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The rows as one markdown table."""
     threads = [str(t) for t in results["threads"]]  # the saved form's keys
@@ -469,20 +545,29 @@ def markdown(results: dict[str, Any]) -> str:
             + ["p50 ms", "p99 ms"] + [f"e2e q/s {t}t" for t in threads] + ["e2e p50 ms", "e2e p99 ms"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in results["rows"]:
-        e2e = row["end_to_end"]
+        e2e = row.get("end_to_end")
+        ends = ([f"{e2e['qps'][t]:.1f}" for t in threads] + [f"{e2e['latency_ms']['p50']:.1f}",
+                                                               f"{e2e['latency_ms']['p99']:.1f}"]
+                if e2e else [""] * (len(threads) + 2))
         cells = ([row["row"], "" if row["terms_per_doc"] is None else f"{row['terms_per_doc']:.1f}",
                   f"{row['index_bytes'] / 2 ** 20:.1f}", f"{row['ndcg@10']['mean']:.3f}"]
                  + [f"{row['qps'][t]:.0f}" for t in threads]
-                 + [f"{row['latency_ms']['p50']:.2f}", f"{row['latency_ms']['p99']:.2f}"]
-                 + [f"{e2e['qps'][t]:.1f}" for t in threads]
-                 + [f"{e2e['latency_ms']['p50']:.1f}", f"{e2e['latency_ms']['p99']:.1f}"])
+                 + [f"{row['latency_ms']['p50']:.2f}", f"{row['latency_ms']['p99']:.2f}"] + ends)
         lines.append("| " + " | ".join(cells) + " |")
+    stock = results.get("stock_cli") or {}
+    if stock:
+        lines += ["", "| stock command | flags | q/s beyond start-up | s for all | s for one |", "|---|---|---|---|---|"]
+    for name, speed in stock.items():
+        for measure in (value for value in speed.values() if isinstance(value, dict)):
+            qps = "n/a" if measure["qps"] is None else f"{measure['qps']:.1f}"
+            lines.append(f"| {name} | {measure['flags']} | {qps} | {measure['seconds_all']:.1f} | "
+                         f"{measure['seconds_one']:.1f} |")
     return "\n".join(lines)
 
 
 def plot(results: dict[str, Any], path: Path) -> Path:
     """nDCG@10 against 1-thread queries/s, pre-encoded and end to end: the MILCO document levels as a
-    line, BM25 and the dense indexes as points."""
+    line per query pruning level (end to end: the stock one), BM25 and the dense indexes as points."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -493,9 +578,12 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     for axis, (title, speed) in zip(axes[0], (("pre-encoded queries", lambda r: r["qps"][first]),
                                               ("end to end (query encoding included)",
                                                lambda r: r["end_to_end"]["qps"][first]))):
-        milco = [r for r in results["rows"] if r["method"] == "milco"]
-        axis.plot([speed(r) for r in milco], [r["ndcg@10"]["mean"] for r in milco], "o-", label="milco (documents)")
-        for row in results["rows"]:
+        drawn = [r for r in results["rows"] if r["method"] != "milco" or "end_to_end" in r or "pre" in title]
+        for query_level in dict.fromkeys(r["query_level"] for r in drawn if r["method"] == "milco"):
+            milco = [r for r in drawn if r["method"] == "milco" and r["query_level"] == query_level]
+            axis.plot([speed(r) for r in milco], [r["ndcg@10"]["mean"] for r in milco], "o-",
+                      label=f"milco, queries {query_level} (documents: levels)")
+        for row in drawn:
             if row["method"] != "milco":
                 axis.plot(speed(row), row["ndcg@10"]["mean"], "s", label=row["row"])
             axis.annotate(row["level"], (speed(row), row["ndcg@10"]["mean"]), fontsize=7)
@@ -534,7 +622,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--levels", nargs="+", type=parse_level, default=[parse_level(t) for t in DEFAULT_LEVELS],
                         help="document pruning levels: none, topk:K, mass:P, quantile:P")
     parser.add_argument("--query-prune", type=parse_level, default=DEFAULT_QUERY_PRUNE,
-                        help="query pruning of the pre-encoded queries (default: the stock search's)")
+                        help="query pruning of the rows measured in full, pre-encoded and end to end (default: the "
+                             "stock search's)")
+    parser.add_argument("--query-levels", nargs="*", type=parse_level,
+                        default=[parse_level(t) for t in DEFAULT_QUERY_LEVELS],
+                        help="further query pruning levels searched pre-encoded against every document level "
+                             f"(nDCG@10, q/s and latency, for the pruning plot; default: {' '.join(DEFAULT_QUERY_LEVELS)})")
+    parser.add_argument("--stock-cli", nargs="*", default=None, metavar="ROW",
+                        help="rows whose stock search command (pyserini.search.lucene/faiss) is timed from outside "
+                             "on every query, with Pyserini's default flags and with --batch-size 64 --threads 2 "
+                             "(default: the first MILCO row, BM25 and the dense rows; no ROW: none)")
     parser.add_argument("--dense-encoder", default="e5-small", help="dense baseline searched through FAISS")
     parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW graph degree (pyserini.index.faiss --M)")
     parser.add_argument("--ef-construction", type=int, default=200, help="HNSW build beam (--efC)")
@@ -572,10 +669,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows.append(bm25_row(pool, part, queries, qrels, args))
     dense, results["dense_queries"] = dense_rows(pool, args.work, part, queries, qrels, args)
     results["rows"] = rows + dense
+    results["stock_cli"] = stock_cli_rows(results["rows"], args.stock_cli, pool.topics, part.folder, args)
     for name, record in (("milco_encoding", args.work / "vectors" / "none.json"), ("dense_encoding",
                                                                                    args.work / "dense.json")):
         results[name] = json.loads(record.read_text()) if record.is_file() else "partial pool: encoding still running"
-    for line in ratios(results["rows"]):
+    for line in ratios(results["rows"]) + stock_ratios(results["stock_cli"]):
         print(line, flush=True)
     results["seconds"] = round(time.perf_counter() - started, 1)
     write_json(args.json or args.work / "search-scale.json", results)

@@ -150,15 +150,26 @@ def test_search_scale_benchmark_tiny(tmp_path, official_checkpoint):
     args = ["--work", str(work), "--data-dir", str(data), "--encoder", str(folder), "--dense-encoder", str(dense),
             "--query-languages", "deu,zho-CN", "--query-every", "20", "--levels", "none", "topk:5",
             "--threads", "1", "2", "--repeats", "1", "--e2e-queries", "3", "--max-length", "64", "--hnsw-m", "8",
-            "--ef-construction", "40", "--ef-search", "1000"]
+            "--ef-construction", "40", "--ef-search", "1000", "--query-levels", "none", "--stock-cli", "bm25"]
     done = subprocess.run([sys.executable, "-m", "benchmarks.search_scale", *args], cwd=REPO, check=True,
                           capture_output=True, text=True)
     results = json.loads((work / "search-scale.json").read_text())
     assert results["documents"] == 320 and results["queries"] == 4
     rows = {row["row"]: row for row in results["rows"]}
-    assert set(rows) == {"milco none", "milco topk:5", "bm25", f"{dense} flat", f"{dense} hnsw"}
+    assert set(rows) == {"milco none", "milco topk:5", "milco none, queries none", "milco topk:5, queries none",
+                         "bm25", f"{dense} flat", f"{dense} hnsw"}
+    # a further query pruning level: pre-encoded only, at least the stock (pruned) queries' terms
+    for level in ("none", "topk:5"):
+        unpruned = rows[f"milco {level}, queries none"]
+        assert "end_to_end" not in unpruned and set(unpruned["qps"]) == {"1", "2"} and unpruned["query_level"] == "none"
+    # the stock command, timed from outside with both flag sets
+    stock = results["stock_cli"]["bm25"]
+    assert stock["queries"] == 4 and "pyserini.search.lucene" in stock["command"]
+    assert all(stock[flags]["seconds_all"] > 0 and stock[flags]["seconds_one"] > 0
+               for flags in ("defaults", "batch 64, 2 threads"))
+    assert "| bm25 | --batch-size 64 --threads 2 |" in done.stdout
     # every row: pre-encoded and end-to-end speed at both thread counts, latencies, size and quality
-    for row in rows.values():
+    for row in (r for r in rows.values() if "queries none" not in r["row"]):
         assert set(row["qps"]) == set(row["end_to_end"]["qps"]) == {"1", "2"}
         assert all(q > 0 for q in (*row["qps"].values(), *row["end_to_end"]["qps"].values()))
         assert 0 < row["latency_ms"]["p50"] <= row["latency_ms"]["p99"] and row["index_bytes"] > 0
