@@ -363,11 +363,11 @@ def impact_rows(pool: Pool, work: Path, part: Searched, queries: tuple[list[str]
     for name, inputs in impact_inputs(pool, work, part, args.levels, args).items():
         index = index_once(lambda out: build_index(inputs, out, impact=True), part.folder / "indexes" / inputs.name,
                            args.reuse_indexes)
+        sizes = {"index": str(index), "index_bytes": folder_bytes(index), "terms_per_doc": terms_per_doc(inputs)}
         for query_name, query_file in query_files.items():
             searcher = LuceneImpactSearcher(str(index), str(query_file), min_idf=-1)
             row = {"row": f"milco {name}" + ("" if query_name == stock else f", queries {query_name}"),
-                   "method": "milco", "level": name, "query_level": query_name, "index": str(index),
-                   "index_bytes": folder_bytes(index), "terms_per_doc": terms_per_doc(inputs),
+                   "method": "milco", "level": name, "query_level": query_name, **sizes,
                    **measured(searcher, queries, qrels, args, impact=query_name == stock)}
             searcher.close()
             if query_name == stock:
@@ -505,7 +505,7 @@ def stock_cli_rows(rows: Sequence[dict[str, Any]], names: Sequence[str] | None, 
     speeds = {}
     for name in chosen:
         module, flags = commands[by_name[name]["method"]](by_name[name])
-        speeds[name] = {"command": " ".join(["python -m", module, *flags]),
+        speeds[name] = {"command": " ".join(["python -m", module, *flags]), "method": by_name[name]["method"],
                         **stock_speed(module, flags, topics, work / "stock-cli" / name.replace(" ", "-"))}
         print(stock_line(name, speeds[name]), flush=True)
     return speeds
@@ -517,22 +517,20 @@ def stock_line(name: str, speed: dict[str, Any]) -> str:
         qps = "n/a" if measure["qps"] is None else f"{measure['qps']:.1f} q/s"
         return f"{flags}: {qps} ({measure['seconds_all']:.1f} s for all, {measure['seconds_one']:.1f} s for one)"
 
-    flag_sets = [(key, value) for key, value in speed.items() if isinstance(value, dict)]
-    return f"stock CLI {name} ({speed['queries']} queries): " + "; ".join(one(k, v) for k, v in flag_sets)
+    return (f"stock CLI {name} ({speed['queries']} queries): "
+            + "; ".join(one(flags, measure) for flags, measure in speed["flag_sets"].items()))
 
 
 def stock_ratios(speeds: dict[str, Any]) -> list[str]:
     """Each MILCO command's q/s over every other command's, per flag set (all in this run)."""
     lines = []
-    for name, speed in speeds.items():
-        if not name.startswith("milco"):
-            continue
-        for other, reference in speeds.items():
-            if other.startswith("milco"):
-                continue
-            parts = [f"{flags} {speed[flags]['qps'] / reference[flags]['qps']:.2f}x"
-                     for flags in speed if isinstance(speed[flags], dict)
-                     and speed[flags]["qps"] and reference[flags]["qps"]]
+    milco = {name: speed for name, speed in speeds.items() if speed["method"] == "milco"}
+    others = {name: speed for name, speed in speeds.items() if speed["method"] != "milco"}
+    for name, speed in milco.items():
+        for other, reference in others.items():
+            parts = [f"{flags} {measure['qps'] / reference['flag_sets'][flags]['qps']:.2f}x"
+                     for flags, measure in speed["flag_sets"].items()
+                     if measure["qps"] and reference["flag_sets"][flags]["qps"]]
             lines.append(f"stock CLI {name} ÷ {other}: q/s " + (", ".join(parts) or "n/a (start-up noise hid the "
                                                                               "queries' time)"))
     return lines
@@ -558,7 +556,7 @@ def markdown(results: dict[str, Any]) -> str:
     if stock:
         lines += ["", "| stock command | flags | q/s beyond start-up | s for all | s for one |", "|---|---|---|---|---|"]
     for name, speed in stock.items():
-        for measure in (value for value in speed.values() if isinstance(value, dict)):
+        for measure in speed["flag_sets"].values():
             qps = "n/a" if measure["qps"] is None else f"{measure['qps']:.1f}"
             lines.append(f"| {name} | {measure['flags']} | {qps} | {measure['seconds_all']:.1f} | "
                          f"{measure['seconds_one']:.1f} |")

@@ -15,7 +15,8 @@ from typing import Any, Sequence
 from .common import timed
 
 #: Flag sets timed for every command: Pyserini's defaults, and batches on the machine's two cores.
-FLAG_SETS: dict[str, tuple[str, ...]] = {"defaults": (), "batch 64, 2 threads": ("--batch-size", "64", "--threads", "2")}
+FLAG_SETS: dict[str, tuple[str, ...]] = {"defaults": (),
+                                          "batch 64, 2 threads": ("--batch-size", "64", "--threads", "2")}
 
 
 def first_topics(topics: Path, count: int, out: Path) -> Path:
@@ -36,12 +37,12 @@ def wall_seconds(module: str, args: Sequence[str | Path], log: Path) -> float:
 
 def stock_speed(module: str, args: Sequence[str | Path], topics: Path, work: Path,
                 flag_sets: dict[str, tuple[str, ...]] = FLAG_SETS) -> dict[str, Any]:
-    """Per flag set: the wall seconds of ``module args`` on all of ``topics`` and on its first query, and
-    the q/s of the queries beyond start-up; ``args`` are the command's flags other than the topics,
-    the output and the flag set's."""
+    """``{"queries": N, "flag_sets": {name: measure}}``: per flag set, the wall seconds of ``module args``
+    on all of ``topics`` and on its first query, and the q/s of the queries beyond start-up; ``args``
+    are the command's flags other than the topics, the output and the flag set's."""
     count = sum(1 for _ in topics.open(encoding="utf-8"))
     one = first_topics(topics, 1, work / "one-query.tsv")
-    speeds: dict[str, Any] = {"queries": count}
+    speeds: dict[str, Any] = {}
     for name, flags in flag_sets.items():
         slug = name.replace(" ", "-").replace(",", "")
         single = wall_seconds(module, [*args, *flags, "--topics", one, "--output", work / f"{slug}-one.txt"],
@@ -51,4 +52,4 @@ def stock_speed(module: str, args: Sequence[str | Path], topics: Path, work: Pat
         speeds[name] = {"flags": " ".join(flags) or "(none)", "seconds_all": round(every, 2),
                         "seconds_one": round(single, 2),
                         "qps": (count - 1) / (every - single) if count > 1 and every > single else None}
-    return speeds
+    return {"queries": count, "flag_sets": speeds}

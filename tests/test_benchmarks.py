@@ -165,7 +165,7 @@ def test_search_scale_benchmark_tiny(tmp_path, official_checkpoint):
     # the stock command, timed from outside with both flag sets
     stock = results["stock_cli"]["bm25"]
     assert stock["queries"] == 4 and "pyserini.search.lucene" in stock["command"]
-    assert all(stock[flags]["seconds_all"] > 0 and stock[flags]["seconds_one"] > 0
+    assert all(stock["flag_sets"][flags]["seconds_all"] > 0 and stock["flag_sets"][flags]["seconds_one"] > 0
                for flags in ("defaults", "batch 64, 2 threads"))
     assert "| bm25 | --batch-size 64 --threads 2 |" in done.stdout
     # every row: pre-encoded and end-to-end speed at both thread counts, latencies, size and quality

@@ -5,7 +5,8 @@
 encodes NTREX sentences about 1.7x faster in batches of 64 than one by one on one core (see the
 README). The CLI reads its topics through ``pyserini.query_iterator.get_query_iterator`` before its
 loop: in a run whose ``--encoder`` is a MILCO model, the hook wraps that function so that the
-iterator's query texts, in order, become the :class:`QueryPlan`. When ``search`` asks for a query that has not been encoded, the encoder encodes it together with the next planned ones
+iterator's query texts, in order, become the :class:`QueryPlan`. When ``search`` asks for a query
+that has not been encoded, the encoder encodes it together with the next planned ones
 (:data:`AHEAD` in all) in one batch (:func:`pyserini_milco.integration.plugin.register_encode_ahead`
 installs :func:`planning` in MILCO runs only).
 
