@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test clean java
 
 setup: $(STAMP)
 
@@ -26,6 +26,16 @@ test: setup
 	$(BIN)/python -m pyserini_milco.mini.wheels
 	$(BIN)/python -m pyserini_milco.mini build
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+
+# The project's Java class (fast impact search), compiled against the Anserini jar Pyserini ships;
+# the .class files are committed so that users need no JDK (tests/integration/test_java.py checks
+# they match the source). javac 17 with --release 17 runs on Java 21 and reads the jar's Lucene and
+# Jackson classes (the source names no Anserini class: Anserini's are compiled for 21).
+JVM_SRC := pyserini_milco/integration/jvm
+JVM_OUT ?= $(JVM_SRC)
+java: setup
+	javac --release 17 -cp "$$($(BIN)/python -c 'import glob, pyserini, os; print(glob.glob(os.path.join(os.path.dirname(pyserini.__file__), "resources/jars/anserini-*-fatjar.jar"))[0])')" \
+		-d $(JVM_OUT) $(JVM_SRC)/milco/*.java
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -7,6 +7,8 @@ import json
 import os
 import platform
 import statistics
+import itertools
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -137,14 +139,44 @@ def evenly(items: Sequence, count: int) -> Sequence:
     return picked if hasattr(picked, "shape") else list(picked)
 
 
+def parallel_map(function: Callable, items: Sequence, threads: int) -> list:
+    """``[function(item) for item in items]`` on up to ``threads`` threads (which leave the JVM when
+    done, as pyjnius asks); the first error is raised in the caller."""
+    if threads <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    from jnius import detach
+
+    results: list = [None] * len(items)
+    errors: list[BaseException] = []
+    counter = itertools.count()
+
+    def work() -> None:
+        try:
+            for i in iter(lambda: next(counter), None):
+                if i >= len(items) or errors:
+                    break
+                results[i] = function(items[i])
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller
+            errors.append(error)
+        finally:
+            detach()
+
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(min(threads, len(items)))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
 def lucene_alone(searcher, texts: Sequence[str]) -> Callable[[int, int], None]:
     """``search(k, threads)``: Lucene's own top-k (``IndexSearcher.search(query, k)``, the index's
     impact similarity) of ``texts``' queries, built up front as Anserini builds them
     (``BagOfWordsQueryGenerator`` over the Java maps of :func:`java_queries`): the floor under any
     path from Python, with no conversion, sort by docid, stored document or hit object."""
     from pyserini.pyclass import autoclass
-
-    from pyserini_milco.integration.impact_search import parallel_map
 
     generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
     maps = java_queries(searcher, texts, "java.lang.Float")

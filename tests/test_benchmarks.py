@@ -210,3 +210,17 @@ def test_search_scale_pool_and_pruning(tmp_path):
     terms = {"e_a": 5, "e_b": 9, "e_c": 5, "m_x": 1, "m_y": 7}
     assert search_scale.prune_terms(terms, PruneSpec("topk", 2)) == {"e_b": 9, "e_a": 5, "m_y": 7, "m_x": 1}
     assert search_scale.prune_terms(terms, PruneSpec("topk", 1, "pivot")) == {"e_b": 9, "m_x": 1, "m_y": 7}
+
+
+def test_parallel_map_keeps_order_and_raises():
+    from benchmarks.common import parallel_map
+
+    assert parallel_map(lambda x: x * x, list(range(50)), 4) == [x * x for x in range(50)]
+
+    def fail(x):
+        if x == 7:
+            raise ValueError("seven")
+        return x
+
+    with pytest.raises(ValueError, match="seven"):
+        parallel_map(fail, list(range(20)), 3)

