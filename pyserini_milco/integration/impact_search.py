@@ -14,12 +14,14 @@ The query and the ranking are Anserini's ``SimpleImpactSearcher.search(Map<Strin
 ``BagOfWordsQueryGenerator.buildQuery("contents", weights)`` (a disjunction of term queries boosted
 by the integer weights), scored by the searcher's ``ImpactSimilarity`` (score = Σ query weight ×
 document weight), sorted by score, then by docid (Anserini's ``BREAK_SCORE_TIES_BY_DOCID``), then
-its scores adjusted as its ``ScoreTiesAdjusterReranker`` does (:func:`adjust_score_ties`).
+its scores adjusted as its ``ScoreTiesAdjusterReranker`` does (``ImpactBatchSearch.adjustScoreTies``).
 Anserini sorts every matching document by that sort, which keeps Lucene from skipping documents
 that cannot reach the top k (and MILCO's ``m_<s>``/``m_</s>`` match every document). The Java
-class lets Lucene find the k + 1 best by score alone, skipping what it can, and re-sorts those by
-Anserini's sort; only where the (k + 1)-th ties with the k-th, so that Anserini's sort would
-choose among tied documents beyond them, does the query run Anserini's way.
+class lets Lucene find the k + 1 best by score alone, skipping what it can, and orders tied scores
+among those by docid (read from the ``id`` field's doc values); only where the (k + 1)-th ties with
+the k-th, so that Anserini's sort would choose among tied documents beyond them, does the query run
+Anserini's way. A batch's hits come back flat (hits per query, then docids, Lucene docids and the
+scores' float bits of every query in turn), so Python makes its hits with a few bulk conversions.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import gc
 import json
 import threading
 from collections.abc import Mapping
+from itertools import repeat
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -62,26 +65,6 @@ class ImpactHit:
         return f"ImpactHit(docid={self.docid!r}, lucene_docid={self.lucene_docid}, score={self.score})"
 
 
-def adjust_score_ties(scores: np.ndarray) -> np.ndarray:
-    """Anserini's ``ScoreTiesAdjusterReranker``, which every ``SimpleImpactSearcher`` search runs:
-    scores (float32, best first) rounded to 4 decimals, then each score within 1e-4 of the one
-    before lowered by 1e-6 per tie in a row, so that tools sorting by score alone keep the order.
-    Computed in float32 and double exactly as the Java code does."""
-    scaled = scores.astype(np.float64) * 10000.0
-    floor = np.floor(scaled)
-    rounded = ((floor + (scaled - floor >= 0.5)) / 10000.0).astype(np.float32)  # Math.round: halves up
-    if not np.any(rounded[:-1] - rounded[1:] <= np.float32(1e-4)):
-        return rounded  # no ties: nothing is lowered
-    ties = 0
-    for i in range(1, len(rounded)):
-        if rounded[i - 1] - rounded[i] > np.float32(1e-4):
-            ties = 0
-        else:
-            ties += 1
-            rounded[i] = rounded[i] - np.float32(1e-6) * np.float32(ties)
-    return rounded
-
-
 class FastImpactSearcher:
     """Searches the index of an Anserini ``SimpleImpactSearcher`` (``java_searcher``, the
     ``object`` of Pyserini's ``LuceneImpactSearcher``) with ``{term: int}`` query vectors."""
@@ -94,28 +77,32 @@ class FastImpactSearcher:
         sort = autoclass("org.apache.lucene.search.Sort")(sort_field.FIELD_SCORE, sort_field(ID_FIELD, sort_type.STRING_VAL))
         generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
         self._java_searcher = java_searcher
-        self._batch = batch_search_class()(index_searcher, generator, CONTENTS_FIELD, sort)
+        self._batch = batch_search_class()(index_searcher, generator, CONTENTS_FIELD, ID_FIELD, sort)
 
     def _document(self, lucene_docid: int):
         return self._java_searcher.doc(lucene_docid)
 
     def batch_search(self, vectors: Sequence[Mapping[str, int]], k: int, threads: int = 1) -> list[list[ImpactHit]]:
         """The ``k`` best hits of every query vector (terms Pyserini would drop already dropped), in
-        input order, searched on up to ``threads`` Java threads. Scores are read as the decimals Java
-        wrote, parsed straight to float32 (each names one float32)."""
+        input order, searched on up to ``threads`` Java threads. Scores are the float32 values Java
+        computed (sent as their bits), as Python floats."""
         if not vectors:
             return []
-        found = self._batch.search(json.dumps(vectors), k, threads)
+        found = json.loads(self._batch.search(json.dumps(vectors), k, threads))
+        scores = np.array(found["scoreBits"], dtype=np.int32).view(np.float32).tolist()
+        docids, lucene_docids, load = found["docids"], found["luceneDocids"], self._document
+        hits, start = [], 0
         with paused_gc():  # a batch makes ~k objects per query, all kept: nothing for the collector
-            return [self._hits(*hits) for hits in json.loads(found, parse_float=str)]
+            for count in found["counts"]:
+                end = start + count
+                hits.append(list(map(ImpactHit, docids[start:end], lucene_docids[start:end], scores[start:end],
+                                     repeat(load, count))))
+                start = end
+        return hits
 
     def search(self, vector: Mapping[str, int], k: int) -> list[ImpactHit]:
         """The ``k`` best hits of one query vector."""
         return self.batch_search([vector], k)[0]
-
-    def _hits(self, docids: list[str], lucene_docids: list[int], scores: list[str]) -> list[ImpactHit]:
-        adjusted = adjust_score_ties(np.array(scores, dtype=np.float32)).tolist()
-        return [ImpactHit(*hit, self._document) for hit in zip(docids, lucene_docids, adjusted)]
 
 
 @contextlib.contextmanager

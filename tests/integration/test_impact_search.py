@@ -68,8 +68,6 @@ def test_ranking_is_brute_force_and_scores_the_dot_products(searcher):
     adjustment (tied scores lowered by 1e-6 per tie in a row), and exact where nothing ties."""
     import numpy as np
 
-    from pyserini_milco.integration.impact_search import adjust_score_ties
-
     impact, docs = searcher
     for qid, query in QUERIES.items():
         hits = impact.search(qid, k=len(docs))
@@ -77,7 +75,7 @@ def test_ranking_is_brute_force_and_scores_the_dot_products(searcher):
         brute_force = sorted((d for d, s in dots.items() if s > 0), key=lambda d: (-dots[d], d))
         assert [hit.docid for hit in hits] == brute_force, qid
         exact = np.array([dots[d] for d in brute_force], dtype=np.float32)
-        assert [hit.score for hit in hits] == adjust_score_ties(exact).tolist()
+        assert [hit.score for hit in hits] == anserini_adjusted(exact)
         untied = [i for i, d in enumerate(brute_force) if list(dots.values()).count(dots[d]) == 1]
         assert all(hits[i].score == dots[brute_force[i]] for i in untied)
 
@@ -111,12 +109,22 @@ def test_other_encoders_keep_pyserini_path(searcher):
     plain.close()
 
 
-def test_score_ties_are_adjusted_as_anserini_does():
-    """Against Anserini's own ScoreTiesAdjusterReranker, on scores with ties, near ties and decimals."""
-    import numpy as np
+def anserini_adjusted(scores) -> list[float]:
+    """Anserini's own ScoreTiesAdjusterReranker on float32 ``scores`` (best first)."""
     from pyserini.pyclass import autoclass
 
-    from pyserini_milco.integration.impact_search import adjust_score_ties
+    scored = autoclass("com.fasterxml.jackson.databind.ObjectMapper")().readValue(  # pyjnius cannot set arrays
+        json.dumps({"scores": scores.tolist(), "lucene_documents": [None] * len(scores)}),
+        autoclass("java.lang.Class").forName("io.anserini.search.ScoredDocs"))
+    assert list(scored.scores) == scores.tolist()
+    return list(autoclass("io.anserini.rerank.lib.ScoreTiesAdjusterReranker")().rerank(scored, None).scores)
+
+
+def test_score_ties_are_adjusted_as_anserini_does():
+    """The Java class's adjustment against Anserini's own reranker, on scores with ties, near ties and decimals."""
+    import numpy as np
+
+    from pyserini_milco.integration.impact_search import batch_search_class
 
     rng = np.random.default_rng(0)
     base = [5.0, 5.0, 5.0, 4.99995, 4.9999, 3.00004, 3.0, 2.5, 2.5, 1e-5, 0.0, 0.0]
@@ -124,12 +132,7 @@ def test_score_ties_are_adjusted_as_anserini_does():
              sorted((rng.integers(0, 50, 200) / rng.choice([1, 3, 7, 1000], 200)).tolist(), reverse=True)]
     for case in cases:
         scores = np.array(case, dtype=np.float32)
-        scored = autoclass("com.fasterxml.jackson.databind.ObjectMapper")().readValue(  # pyjnius cannot set arrays
-            json.dumps({"scores": scores.tolist(), "lucene_documents": [None] * len(case)}),
-            autoclass("java.lang.Class").forName("io.anserini.search.ScoredDocs"))
-        assert list(scored.scores) == scores.tolist()
-        expected = autoclass("io.anserini.rerank.lib.ScoreTiesAdjusterReranker")().rerank(scored, None).scores
-        assert adjust_score_ties(scores).tolist() == list(expected), case
+        assert list(batch_search_class().adjustScoreTies(scores.tolist())) == anserini_adjusted(scores), case
 
 
 def test_idf_table_is_built_only_when_read(searcher):

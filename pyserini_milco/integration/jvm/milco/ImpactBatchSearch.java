@@ -2,20 +2,26 @@ package milco;
 
 import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.apache.lucene.index.BinaryDocValues;
+import org.apache.lucene.index.DocValues;
+import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.ReaderUtil;
 import org.apache.lucene.search.FieldDoc;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.Query;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.Sort;
-import org.apache.lucene.search.SortRescorer;
 import org.apache.lucene.util.BytesRef;
 
 /**
@@ -25,34 +31,50 @@ import org.apache.lucene.util.BytesRef;
  *
  * <p>Each query is built by Anserini's own query generator (handed in as an object and called by
  * reflection, so that this class compiles against Lucene and Jackson alone) and ranked as
- * Anserini's impact searcher ranks it: by score, ties by docid. Lucene finds the k + 1 best by
- * score, skipping what it can; those are re-sorted by {@code sort}; only when the (k + 1)-th ties
- * with the k-th does the query run with {@code sort} over every match.
+ * Anserini's impact searcher ranks it: by score, ties by docid (the {@code id} field's binary doc
+ * values, compared as bytes, as Lucene's string-value sort compares them). Lucene finds the k + 1 best by
+ * score, skipping what it can, and those are re-sorted by docid where their scores tie; only when
+ * the (k + 1)-th ties with the k-th, so that documents beyond them could belong in the top k, does
+ * the query run with {@code sort} over every match. Scores are then adjusted as Anserini's {@code
+ * ScoreTiesAdjusterReranker} adjusts them ({@link #adjustScoreTies}).
  */
 public final class ImpactBatchSearch {
   private final IndexSearcher searcher;
   private final Object generator;
   private final Method buildQuery;
   private final String field;
+  private final String idField;
   private final Sort sort;
-  private final SortRescorer rescorer;
   private final ObjectMapper mapper = new ObjectMapper();
   private final JavaType queriesType;
+
+  /** One query's hits, best first. */
+  private record Hits(String[] docids, int[] luceneDocids, float[] scores) {}
+
+  /** A batch's hits, flat: query i owns the next {@code counts[i]} entries of the other arrays. */
+  public record Batch(int[] counts, String[] docids, int[] luceneDocids, int[] scoreBits) {}
+
+  /** A hit with its docid's bytes, while ranking. */
+  private record Ranked(int doc, float score, BytesRef id) {}
+
+  private static final Comparator<Ranked> ANSERINI_ORDER =
+      Comparator.comparing(Ranked::score, Comparator.reverseOrder()).thenComparing(Ranked::id);
 
   /**
    * @param searcher the index's searcher, with the impact similarity set
    * @param generator Anserini's {@code BagOfWordsQueryGenerator}
    * @param field the field holding the terms
+   * @param idField the field holding the docid as binary doc values
    * @param sort score, then the docid as a string value (Anserini's order)
    */
-  public ImpactBatchSearch(IndexSearcher searcher, Object generator, String field, Sort sort)
+  public ImpactBatchSearch(IndexSearcher searcher, Object generator, String field, String idField, Sort sort)
       throws NoSuchMethodException {
     this.searcher = searcher;
     this.generator = generator;
     this.buildQuery = generator.getClass().getMethod("buildQuery", String.class, Map.class);
     this.field = field;
+    this.idField = idField;
     this.sort = sort;
-    this.rescorer = new SortRescorer(sort);
     this.queriesType = mapper.getTypeFactory().constructCollectionType(
         List.class, mapper.getTypeFactory().constructMapType(Map.class, String.class, Float.class));
   }
@@ -63,12 +85,14 @@ public final class ImpactBatchSearch {
    * @param queries a JSON array of {term: weight} objects
    * @param k hits per query
    * @param threads Java threads to search on
-   * @return a JSON array, one per query in input order, of [docids, Lucene docids, scores]: three
-   *     arrays, best hit first
+   * @return a JSON {@link Batch}: {@code counts} (hits per query, in input order) and the hits of
+   *     every query in turn, best first, as {@code docids}, {@code luceneDocids} and {@code
+   *     scoreBits} (each score's float bits, {@link Float#floatToRawIntBits}, so that Python reads
+   *     the float exactly and without parsing decimals)
    */
   public String search(String queries, int k, int threads) throws Exception {
     List<Map<String, Float>> weights = mapper.readValue(queries, queriesType);
-    List<Object[]> results = new ArrayList<>(weights.size());
+    List<Hits> results = new ArrayList<>(weights.size());
     if (threads <= 1 || weights.size() <= 1) {
       for (Map<String, Float> query : weights) {
         results.add(top(query, k));
@@ -76,36 +100,114 @@ public final class ImpactBatchSearch {
     } else {
       ExecutorService pool = Executors.newFixedThreadPool(Math.min(threads, weights.size()));
       try {
-        List<Callable<Object[]>> tasks = new ArrayList<>(weights.size());
+        List<Callable<Hits>> tasks = new ArrayList<>(weights.size());
         for (Map<String, Float> query : weights) {
           tasks.add(() -> top(query, k));
         }
-        for (Future<Object[]> future : pool.invokeAll(tasks)) {
+        for (Future<Hits> future : pool.invokeAll(tasks)) {
           results.add(future.get());
         }
       } finally {
         pool.shutdown();
       }
     }
-    return mapper.writeValueAsString(results);
+    return mapper.writeValueAsString(flatten(results));
   }
 
-  private Object[] top(Map<String, Float> weights, int k) throws Exception {
-    Query query = (Query) buildQuery.invoke(generator, field, weights);
-    ScoreDoc[] hits = rescorer.rescore(searcher, searcher.search(query, k + 1), k + 1).scoreDocs;
-    if (k > 0 && hits.length > k && hits[k].score == hits[k - 1].score) {
-      hits = searcher.search(query, k, sort, true).scoreDocs;
+  /**
+   * Anserini's {@code ScoreTiesAdjusterReranker} on scores sorted best first (a copy is adjusted):
+   * each rounded to 4 decimals, then each within 1e-4 of the one before lowered by 1e-6 per tie in
+   * a row, so that tools sorting by score alone keep the order.
+   */
+  public static float[] adjustScoreTies(float[] sorted) {
+    float[] scores = sorted.clone();
+    int ties = 0;
+    for (int i = 0; i < scores.length; i++) {
+      scores[i] = (float) (Math.round((double) scores[i] * 10000.0d) / 10000.0d);
+      if (i == 0 || scores[i - 1] - scores[i] > 1e-4f) {
+        ties = 0;
+      } else {
+        ties++;
+        scores[i] -= 1e-6f * ties;
+      }
     }
-    int count = Math.min(k, hits.length);
+    return scores;
+  }
+
+  private Hits top(Map<String, Float> weights, int k) throws Exception {
+    Query query = (Query) buildQuery.invoke(generator, field, weights);
+    ScoreDoc[] best = searcher.search(query, k + 1).scoreDocs;
+    if (k > 0 && best.length > k && best[k].score == best[k - 1].score) {
+      return sortedHits(searcher.search(query, k, sort, true).scoreDocs);
+    }
+    Ranked[] ranked = withDocids(best);
+    Arrays.sort(ranked, ANSERINI_ORDER);
+    int count = Math.min(k, ranked.length);
     String[] docids = new String[count];
     int[] luceneDocids = new int[count];
     float[] scores = new float[count];
     for (int i = 0; i < count; i++) {
-      FieldDoc hit = (FieldDoc) hits[i];
-      docids[i] = ((BytesRef) hit.fields[1]).utf8ToString();
-      luceneDocids[i] = hit.doc;
-      scores[i] = hit.score;
+      docids[i] = ranked[i].id().utf8ToString();
+      luceneDocids[i] = ranked[i].doc();
+      scores[i] = ranked[i].score();
     }
-    return new Object[] {docids, luceneDocids, scores};
+    return new Hits(docids, luceneDocids, adjustScoreTies(scores));
+  }
+
+  /** Hits already in Anserini's order, their docids the sort's second value. */
+  private static Hits sortedHits(ScoreDoc[] hits) {
+    String[] docids = new String[hits.length];
+    int[] luceneDocids = new int[hits.length];
+    float[] scores = new float[hits.length];
+    for (int i = 0; i < hits.length; i++) {
+      docids[i] = ((BytesRef) ((FieldDoc) hits[i]).fields[1]).utf8ToString();
+      luceneDocids[i] = hits[i].doc;
+      scores[i] = hits[i].score;
+    }
+    return new Hits(docids, luceneDocids, adjustScoreTies(scores));
+  }
+
+  /** Each hit with its docid read from its doc values (hits visited in index order). */
+  private Ranked[] withDocids(ScoreDoc[] hits) throws IOException {
+    ScoreDoc[] byDoc = hits.clone();
+    Arrays.sort(byDoc, Comparator.comparingInt(hit -> hit.doc));
+    List<LeafReaderContext> leaves = searcher.getIndexReader().leaves();
+    Ranked[] ranked = new Ranked[hits.length];
+    int leaf = -1;
+    BinaryDocValues ids = null;
+    for (int i = 0; i < byDoc.length; i++) {
+      int doc = byDoc[i].doc;
+      int next = ReaderUtil.subIndex(doc, leaves);
+      if (next != leaf) {
+        leaf = next;
+        ids = DocValues.getBinary(leaves.get(leaf).reader(), idField);
+      }
+      if (!ids.advanceExact(doc - leaves.get(leaf).docBase)) {
+        throw new IllegalStateException("document " + doc + " has no " + idField + " doc value");
+      }
+      ranked[i] = new Ranked(doc, byDoc[i].score, BytesRef.deepCopyOf(ids.binaryValue()));
+    }
+    return ranked;
+  }
+
+  private static Batch flatten(List<Hits> results) {
+    int total = 0;
+    int[] counts = new int[results.size()];
+    for (int q = 0; q < counts.length; q++) {
+      counts[q] = results.get(q).docids().length;
+      total += counts[q];
+    }
+    String[] docids = new String[total];
+    int[] luceneDocids = new int[total];
+    int[] scoreBits = new int[total];
+    int at = 0;
+    for (Hits hits : results) {
+      for (int i = 0; i < hits.docids().length; i++, at++) {
+        docids[at] = hits.docids()[i];
+        luceneDocids[at] = hits.luceneDocids()[i];
+        scoreBits[at] = Float.floatToRawIntBits(hits.scores()[i]);
+      }
+    }
+    return new Batch(counts, docids, luceneDocids, scoreBits);
   }
 }
