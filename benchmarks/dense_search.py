@@ -78,7 +78,7 @@ def dense_rows(args: argparse.Namespace, prepared: Prepared, settings: Sequence[
             searcher.set_hnsw_ef_search(args.ef_search)
         run, speed = search_speed(searcher, qids, query_vectors.numpy(), args, impact=False)
         rows.append({"level": f"dense-{kind}", "method": f"dense-{kind}", "value": None, "terms_per_doc": None,
-                     "index_bytes": folder_bytes(index), **speed,
+                     "index": str(index), "index_bytes": folder_bytes(index), **speed,
                      "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
     encoding = {"encoder": args.dense_encoder, "dimension": int(doc_vectors.shape[1]),
                 "document_seconds": round(doc_seconds, 2), "documents_per_s": round(len(docs) / doc_seconds, 2),

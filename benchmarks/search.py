@@ -27,7 +27,11 @@ Steps (outputs under ``--work``):
    and the time the Pyserini path adds over each (issue 25);
 5. nDCG@10 per setting (the Python metrics, which reproduce ``trec_eval``), averaged over settings;
    index size on disk, terms per document; a JSON file and a PNG plot (index size, terms per
-   document and nDCG@10 against the pruning level).
+   document and nDCG@10 against the pruning level);
+6. with ``--stock-cli``, end to end: the stock search commands (``pyserini.search.lucene --impact
+   --encoder``, ``--bm25``, ``pyserini.search.faiss --encoder``) timed from outside on every query,
+   query encoding included, with Pyserini's default flags and with ``--batch-size 64 --threads 2``
+   (:mod:`benchmarks.stock_cli`), MILCO's q/s printed over each other command's.
 
 Example (from the repository root; about 4 minutes with milco-mini-base on 2 shared cores)::
 
@@ -58,6 +62,7 @@ from pyserini_milco.encoding.index_terms import index_terms
 from .common import (default_encoder, encode_queries, folder_bytes, level_name, machine, ndcg_by_setting, parse_level,
                      search_speed, set_threads, timed, write_json)
 from .dense_search import dense_rows
+from .stock_cli import stock_ratios, time_stock_commands
 
 DEFAULT_LEVELS = ("none", "topk:10", "topk:20", "topk:50", "topk:100", "mass:0.5", "mass:0.7", "mass:0.9")
 BASELINE = "baseline"
@@ -137,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ef-construction", type=int, default=200,
                         help="HNSW build beam (pyserini.index.faiss --efC; default 200)")
     parser.add_argument("--ef-search", type=int, default=128, help="HNSW search beam (efSearch; default 128)")
+    parser.add_argument("--stock-cli", action="store_true",
+                        help="also time the stock search commands from outside on every query (text in, run file "
+                             "out, query encoding included), with Pyserini's default flags and with --batch-size 64 "
+                             "--threads 2: MILCO (--encoder) on the first document level, BM25 and the dense indexes")
     parser.add_argument("--data-dir", type=Path, default=None, help="XQuAD-R folder (default: ../shared/data/xquad-r)")
     parser.add_argument("--plot", type=Path, default=None, help="PNG to draw (default: WORK/search.png)")
     return parser
@@ -172,7 +181,7 @@ def impact_rows(args: argparse.Namespace, prepared: Prepared, settings: list[Set
             rows.append({"level": name, "query_level": query_name,
                          "method": label or (spec.method if spec else "none"),
                          "value": spec.value if spec else None, "terms_per_doc": round(terms, 1),
-                         "index_bytes": folder_bytes(index), **speed,
+                         "index": str(index), "index_bytes": folder_bytes(index), **speed,
                          "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
             print(format_row(rows[-1]), flush=True)
     encoding = {"documents": len(docs), "document_seconds": round(doc_seconds, 2),
@@ -197,7 +206,7 @@ def run_levels(args: argparse.Namespace, prepared: Prepared, settings: list[Sett
     bm25 = build_index(prepared.corpus_dir(PIVOT), args.work / "indexes" / "bm25", language=PIVOT)
     run, speed = search_speed(LuceneSearcher(str(bm25)), qids, texts, args, impact=False)
     rows.append({"level": "bm25", "method": "bm25", "value": None, "terms_per_doc": None,
-                 "index_bytes": folder_bytes(bm25), **speed, "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
+                 "index": str(bm25), "index_bytes": folder_bytes(bm25), **speed, "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
     print(format_row(rows[-1]), flush=True)
     if args.dense_encoder != "none":
         dense, encoding["dense"] = dense_rows(args, prepared, settings, docs, qids, texts)
@@ -205,6 +214,16 @@ def run_levels(args: argparse.Namespace, prepared: Prepared, settings: list[Sett
             rows.append(row)
             print(format_row(row), flush=True)
     return {"encoding": encoding, "rows": rows}
+
+
+def stock_cli(rows: Sequence[dict[str, Any]], encoder_name: str, topics: Path,
+              args: argparse.Namespace) -> dict[str, Any]:
+    """The stock search commands of MILCO (the first document level), BM25 and the dense indexes, timed
+    from outside on every query of ``topics`` (:func:`benchmarks.stock_cli.time_stock_commands`)."""
+    milco = next(r for r in rows if "query_level" in r and r["method"] != BASELINE)  # the command prunes its queries
+    chosen = {f"milco {milco['level']}": ("milco", milco["index"]),
+              **{r["method"]: (r["method"], r["index"]) for r in rows if r["method"].startswith(("bm25", "dense"))}}
+    return time_stock_commands(chosen, topics, args.work, argparse.Namespace(**{**vars(args), "encoder": encoder_name}))
 
 
 def format_row(row: dict[str, Any]) -> str:
@@ -319,9 +338,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     topics = search_topics(prepared, settings, args.work / "topics.tsv", args.max_questions)
     results = {"machine": machine("cpu"), "encoder": encoder_name, "settings": [s.name for s in settings],
                "hits": args.hits, **run_levels(args, prepared, settings, encoder_name, topics)}
+    results["stock_cli"] = stock_cli(results["rows"], encoder_name, topics, args) if args.stock_cli else {}
     results["seconds"] = round(time.perf_counter() - started, 1)
     write_json(args.work / "search.json", results)
-    for line in speed_ratios(results["rows"]) + target_lines(results["rows"], Path(encoder_name).name):
+    for line in (speed_ratios(results["rows"]) + target_lines(results["rows"], Path(encoder_name).name)
+                 + stock_ratios(results["stock_cli"])):
         print(line, flush=True)
     print(f"plot: {plot(results, args.plot or args.work / 'search.png')}; results: {args.work / 'search.json'}; "
           f"{results['seconds']} s in all; encoding: {json.dumps(results['encoding'])}", file=sys.stderr)

@@ -52,6 +52,7 @@ from pyserini_milco.evaluation.metrics import Qrels, Run, per_query, read_qrels,
 
 from .common import (NDCG, encode_queries, end_to_end, evenly, folder_bytes, latency_ms, level_name, machine,
                      parse_level, search_speed, set_threads, timed, write_json)
+from .stock_cli import stock_ratios
 
 POOL_FILE = re.compile(r"newstest2019-(?:src|ref(-\d+)?)\.(.+)\.txt")
 ENGLISH = ("eng", "eng-GB", "eng-US", "eng-IN")
@@ -484,8 +485,8 @@ def ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
 def stock_cli_rows(rows: Sequence[dict[str, Any]], names: Sequence[str] | None, topics: Path, work: Path,
                    args: argparse.Namespace) -> dict[str, Any]:
     """The stock search commands of the named rows (default: the first MILCO row, BM25 and the dense
-    rows) on every query, timed from outside (:func:`benchmarks.stock_cli.stock_speed`)."""
-    from .stock_cli import stock_speed
+    rows) on every query, timed from outside (:func:`benchmarks.stock_cli.time_stock_commands`)."""
+    from .stock_cli import time_stock_commands
 
     milco = [r for r in rows if r["method"] == "milco" and "end_to_end" in r]
     chosen = names if names is not None else [milco[0]["row"], *(r["row"] for r in rows if r["method"] != "milco")]
@@ -493,47 +494,8 @@ def stock_cli_rows(rows: Sequence[dict[str, Any]], names: Sequence[str] | None, 
     unknown = [name for name in chosen if name not in by_name]
     if unknown:
         raise SystemExit(f"--stock-cli: no row named {', '.join(map(repr, unknown))}; rows: {', '.join(by_name)}")
-    hits = ["--hits", str(args.hits)]
-    commands = {"milco": lambda r: ("pyserini.search.lucene", ["--index", r["index"], "--impact", "--encoder",
-                                                               args.encoder, *hits]),
-                "bm25": lambda r: ("pyserini.search.lucene", ["--index", r["index"], "--bm25", *hits]),
-                "dense-flat": lambda r: ("pyserini.search.faiss", ["--index", r["index"], "--encoder",
-                                                                   args.dense_encoder, *hits]),
-                "dense-hnsw": lambda r: ("pyserini.search.faiss", ["--index", r["index"], "--encoder",
-                                                                   args.dense_encoder, "--ef-search",
-                                                                   str(args.ef_search), *hits])}
-    speeds = {}
-    for name in chosen:
-        module, flags = commands[by_name[name]["method"]](by_name[name])
-        speeds[name] = {"command": " ".join(["python -m", module, *flags]), "method": by_name[name]["method"],
-                        **stock_speed(module, flags, topics, work / "stock-cli" / name.replace(" ", "-"))}
-        print(stock_line(name, speeds[name]), flush=True)
-    return speeds
-
-
-def stock_line(name: str, speed: dict[str, Any]) -> str:
-    """One printed line: the stock command's q/s beyond start-up and its wall times, per flag set."""
-    def one(flags: str, measure: dict[str, Any]) -> str:
-        qps = "n/a" if measure["qps"] is None else f"{measure['qps']:.1f} q/s"
-        return f"{flags}: {qps} ({measure['seconds_all']:.1f} s for all, {measure['seconds_one']:.1f} s for one)"
-
-    return (f"stock CLI {name} ({speed['queries']} queries): "
-            + "; ".join(one(flags, measure) for flags, measure in speed["flag_sets"].items()))
-
-
-def stock_ratios(speeds: dict[str, Any]) -> list[str]:
-    """Each MILCO command's q/s over every other command's, per flag set (all in this run)."""
-    lines = []
-    milco = {name: speed for name, speed in speeds.items() if speed["method"] == "milco"}
-    others = {name: speed for name, speed in speeds.items() if speed["method"] != "milco"}
-    for name, speed in milco.items():
-        for other, reference in others.items():
-            parts = [f"{flags} {measure['qps'] / reference['flag_sets'][flags]['qps']:.2f}x"
-                     for flags, measure in speed["flag_sets"].items()
-                     if measure["qps"] and reference["flag_sets"][flags]["qps"]]
-            lines.append(f"stock CLI {name} ÷ {other}: q/s " + (", ".join(parts) or "n/a (start-up noise hid the "
-                                                                              "queries' time)"))
-    return lines
+    return time_stock_commands({name: (by_name[name]["method"], by_name[name]["index"]) for name in chosen},
+                               topics, work, args)
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ both wall times are kept beside it.
 """
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -53,3 +54,54 @@ def stock_speed(module: str, args: Sequence[str | Path], topics: Path, work: Pat
                         "seconds_one": round(single, 2),
                         "qps": (count - 1) / (every - single) if count > 1 and every > single else None}
     return {"queries": count, "flag_sets": speeds}
+
+
+def stock_command(method: str, index: str | Path, args: argparse.Namespace) -> tuple[str, list[str]]:
+    """The stock search command (module, flags) that searches ``index`` as ``method`` does (``milco``:
+    ``args.encoder``; ``bm25``; ``dense-flat`` / ``dense-hnsw``: ``args.dense_encoder``, HNSW with
+    ``args.ef_search``), ``args.hits`` hits per query."""
+    hits = ["--hits", str(args.hits)]
+    if method == "milco":
+        return "pyserini.search.lucene", ["--index", str(index), "--impact", "--encoder", args.encoder, *hits]
+    if method == "bm25":
+        return "pyserini.search.lucene", ["--index", str(index), "--bm25", *hits]
+    beam = ["--ef-search", str(args.ef_search)] if method == "dense-hnsw" else []
+    return "pyserini.search.faiss", ["--index", str(index), "--encoder", args.dense_encoder, *beam, *hits]
+
+
+def time_stock_commands(chosen: dict[str, tuple[str, str | Path]], topics: Path, work: Path,
+                        args: argparse.Namespace) -> dict[str, Any]:
+    """``{name: speed}``: the stock command of every chosen ``name: (method, index)`` timed on every
+    query of ``topics`` (:func:`stock_speed`), each printed as it finishes."""
+    speeds = {}
+    for name, (method, index) in chosen.items():
+        module, flags = stock_command(method, index, args)
+        speeds[name] = {"command": " ".join(["python -m", module, *flags]), "method": method,
+                        **stock_speed(module, flags, topics, work / "stock-cli" / name.replace(" ", "-"))}
+        print(stock_line(name, speeds[name]), flush=True)
+    return speeds
+
+
+def stock_line(name: str, speed: dict[str, Any]) -> str:
+    """One printed line: the stock command's q/s beyond start-up and its wall times, per flag set."""
+    def one(flags: str, measure: dict[str, Any]) -> str:
+        qps = "n/a" if measure["qps"] is None else f"{measure['qps']:.1f} q/s"
+        return f"{flags}: {qps} ({measure['seconds_all']:.1f} s for all, {measure['seconds_one']:.1f} s for one)"
+
+    return (f"stock CLI {name} ({speed['queries']} queries): "
+            + "; ".join(one(flags, measure) for flags, measure in speed["flag_sets"].items()))
+
+
+def stock_ratios(speeds: dict[str, Any]) -> list[str]:
+    """Each MILCO command's q/s over every other command's, per flag set (all in this run)."""
+    lines = []
+    milco = {name: speed for name, speed in speeds.items() if speed["method"] == "milco"}
+    others = {name: speed for name, speed in speeds.items() if speed["method"] != "milco"}
+    for name, speed in milco.items():
+        for other, reference in others.items():
+            parts = [f"{flags} {measure['qps'] / reference['flag_sets'][flags]['qps']:.2f}x"
+                     for flags, measure in speed["flag_sets"].items()
+                     if measure["qps"] and reference["flag_sets"][flags]["qps"]]
+            lines.append(f"stock CLI {name} ÷ {other}: q/s " + (", ".join(parts) or "n/a (start-up noise hid the "
+                                                                              "queries' time)"))
+    return lines

@@ -115,6 +115,32 @@ def test_search_benchmark_tiny(tmp_path, official_checkpoint):
     assert (work / "search.png").stat().st_size > 10_000
 
 
+def test_search_stock_cli_times_milco_bm25_and_dense_commands(tmp_path, monkeypatch):
+    """``--stock-cli`` times the first MILCO document level's command (with the benchmark's encoder),
+    BM25's and the dense ones; each method maps to the stock command a user types."""
+    import argparse
+
+    from benchmarks import search, stock_cli
+
+    rows = [{"level": "topk:100", "query_level": "none", "method": "topk", "index": "i/topk"},
+            {"level": "baseline-none", "query_level": "none", "method": "baseline", "index": "i/base"},
+            {"level": "bm25", "method": "bm25", "index": "i/bm25"},
+            {"level": "dense-hnsw", "method": "dense-hnsw", "index": "i/hnsw"}]
+    args = argparse.Namespace(work=tmp_path, hits=10, dense_encoder="e5-small", ef_search=64)
+    seen = {}
+    monkeypatch.setattr(search, "time_stock_commands", lambda chosen, topics, work, a: seen.update(
+        chosen=chosen, commands={name: stock_cli.stock_command(m, i, a) for name, (m, i) in chosen.items()}))
+    search.stock_cli(rows, "milco-mini", tmp_path / "topics.tsv", args)
+    assert seen["chosen"] == {"milco topk:100": ("milco", "i/topk"), "bm25": ("bm25", "i/bm25"),
+                              "dense-hnsw": ("dense-hnsw", "i/hnsw")}
+    assert seen["commands"] == {
+        "milco topk:100": ("pyserini.search.lucene", ["--index", "i/topk", "--impact", "--encoder", "milco-mini",
+                                                      "--hits", "10"]),
+        "bm25": ("pyserini.search.lucene", ["--index", "i/bm25", "--bm25", "--hits", "10"]),
+        "dense-hnsw": ("pyserini.search.faiss", ["--index", "i/hnsw", "--encoder", "e5-small", "--ef-search", "64",
+                                                 "--hits", "10"])}
+
+
 def test_search_plot_draws_runs_without_pruning_levels(tmp_path):
     """Only the unpruned level and BM25 (e.g. a baseline-only run): the pruning panels stay empty
     instead of failing on a log-scaled axis without data."""
