@@ -3,11 +3,11 @@ the search measures (queries/s, index size, nDCG@10) that the impact, BM25 and d
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
 import statistics
-import itertools
 import threading
 import time
 from pathlib import Path
@@ -127,8 +127,23 @@ def java_qids(qids: Sequence[str]):
     return ids
 
 
-def qps(search, count: int, repeats: int) -> float:
-    """Queries per second: median of ``repeats`` timed calls (the caller warmed up)."""
+#: Seconds each measure runs untimed first (``--warm-up``): Java compiles a hot path only after many
+#: calls, so the first measure of a run was up to 3x slower than the same measure repeated.
+WARM_UP_SECONDS = 1.0
+
+
+def add_warm_up_argument(parser: argparse.ArgumentParser) -> None:
+    """``--warm-up SECONDS``, read by :func:`search_speed`."""
+    parser.add_argument("--warm-up", type=float, default=WARM_UP_SECONDS,
+                        help="seconds each speed measure runs untimed before it is timed (Java compiles a hot path "
+                             f"only after many calls; default {WARM_UP_SECONDS:g})")
+
+
+def qps(search, count: int, repeats: int, warm_up: float) -> float:
+    """Queries per second: median of ``repeats`` timed calls, after calls untimed for ``warm_up`` seconds."""
+    deadline = time.perf_counter() + warm_up
+    while time.perf_counter() < deadline:
+        search()
     return count / median([timed(search)[0] for _ in range(repeats)])
 
 
@@ -195,21 +210,20 @@ def search_speed(searcher, qids: list[str], texts: list[str], args: argparse.Nam
     """The run of every query, and queries/s on ``--speed-queries`` of them at each ``--threads``:
     Pyserini end to end, and for impact search also Anserini's search alone (``java_qps``: the
     queries handed over as Java maps, as Pyserini's own path does) and Lucene's top-k alone
-    (``lucene_qps``: :func:`lucene_alone`). The full run is the warm-up (Lucene alone gets one of its own)."""
+    (``lucene_qps``: :func:`lucene_alone`). Each measure is warmed up first (:func:`qps`)."""
     run = to_run(searcher.batch_search(texts, qids, k=args.hits, threads=args.threads[0]))
     ids, queries = evenly(qids, args.speed_queries), evenly(texts, args.speed_queries)
     speed: dict[str, dict[int, float]] = {"qps": {}, "java_qps": {}, "lucene_qps": {}} if impact else {"qps": {}}
     if impact:
         converted = (java_queries(searcher, queries), java_qids(ids))
         lucene = lucene_alone(searcher, queries)
-        lucene(args.hits, args.threads[0])
     for count in args.threads:
         speed["qps"][count] = qps(lambda: searcher.batch_search(queries, ids, k=args.hits, threads=count), len(ids),
-                                  args.repeats)
+                                  args.repeats, args.warm_up)
         if impact:
             speed["java_qps"][count] = qps(lambda: searcher.object.batch_search(*converted, args.hits, count),
-                                           len(ids), args.repeats)
-            speed["lucene_qps"][count] = qps(lambda: lucene(args.hits, count), len(ids), args.repeats)
+                                           len(ids), args.repeats, args.warm_up)
+            speed["lucene_qps"][count] = qps(lambda: lucene(args.hits, count), len(ids), args.repeats, args.warm_up)
     return run, speed
 
 

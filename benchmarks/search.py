@@ -15,9 +15,9 @@ Steps (outputs under ``--work``):
    pool is also indexed for BM25 (Anserini's English analyzer) and, with ``--dense-encoder`` (default
    multilingual-e5-small), embedded into FAISS flat and HNSW indexes (:mod:`benchmarks.dense_search`);
 4. every index is searched with all queries in this process through Pyserini's
-   ``LuceneImpactSearcher`` / ``LuceneSearcher`` ``batch_search`` (``--hits`` per query; this
-   run is also the warm-up), then queries/s is measured on ``--speed-queries`` of them (spread
-   over the languages) with each of ``--threads``: the median of ``--repeats`` timed calls, for each
+   ``LuceneImpactSearcher`` / ``LuceneSearcher`` ``batch_search`` (``--hits`` per query), then
+   queries/s is measured on ``--speed-queries`` of them (spread over the languages) with each of
+   ``--threads``: the median of ``--repeats`` timed calls after ``--warm-up`` seconds of untimed ones, for each
    query pruning level, with its ratio to the same index searched with unpruned queries and, with
    ``--baseline-encoder``, to a second MILCO model searched unpruned in the same run (e.g. the
    model a change is meant to speed up: its rows are named ``baseline-none``). For
@@ -59,8 +59,8 @@ from pyserini_milco.integration.lucene import build_index
 from pyserini_milco.encoding.options import DEFAULT_QUERY_PRUNE
 from pyserini_milco.encoding.index_terms import index_terms
 
-from .common import (default_encoder, encode_queries, folder_bytes, level_name, machine, ndcg_by_setting, parse_level,
-                     search_speed, set_threads, timed, write_json)
+from .common import (add_warm_up_argument, default_encoder, encode_queries, folder_bytes, level_name, machine,
+                     ndcg_by_setting, parse_level, search_speed, set_threads, timed, write_json)
 from .dense_search import dense_rows
 from .stock_cli import stock_ratios, time_stock_commands
 
@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="first N questions of each language (default: all 1190)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="search threads to time")
     parser.add_argument("--hits", type=int, default=100, help="results per query")
+    add_warm_up_argument(parser)
     parser.add_argument("--repeats", type=int, default=3, help="timed searches per measure (median reported)")
     parser.add_argument("--speed-queries", type=int, default=500,
                         help="queries (spread over the languages) that the speed is measured on; nDCG uses all")

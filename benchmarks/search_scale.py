@@ -50,8 +50,8 @@ from pyserini_milco.encoding.pruning import PruneSpec, prune_part
 from pyserini_milco.encoding.terms import SparseVector
 from pyserini_milco.evaluation.metrics import Qrels, Run, per_query, read_qrels, read_topics
 
-from .common import (NDCG, encode_queries, end_to_end, evenly, folder_bytes, latency_ms, level_name, machine,
-                     parse_level, search_speed, set_threads, timed, write_json)
+from .common import (NDCG, add_warm_up_argument, encode_queries, end_to_end, evenly, folder_bytes, latency_ms,
+                     level_name, machine, parse_level, search_speed, set_threads, timed, write_json)
 from .stock_cli import stock_ratios
 
 POOL_FILE = re.compile(r"newstest2019-(?:src|ref(-\d+)?)\.(.+)\.txt")
@@ -598,6 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ef-search", type=int, default=128, help="HNSW search beam (efSearch)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="search threads to time")
     parser.add_argument("--hits", type=int, default=100, help="results per query")
+    add_warm_up_argument(parser)
     parser.add_argument("--repeats", type=int, default=3, help="timed pre-encoded searches per measure (median)")
     parser.add_argument("--speed-queries", type=int, default=600, help="queries that pre-encoded speed is measured on")
     parser.add_argument("--e2e-queries", type=int, default=300,
