@@ -21,10 +21,12 @@ class lets Lucene find the k + 1 best by score alone, skipping what it can, and 
 among those by docid (read from the ``id`` field's doc values); only where the (k + 1)-th ties with
 the k-th, so that Anserini's sort would choose among tied documents beyond them, does the query run
 Anserini's way. A batch's hits come back flat (hits per query, then docids, Lucene docids and the
-scores' float bits of every query in turn), so Python makes its hits with a few bulk conversions.
+scores' float bits of every query in turn, the numbers as base64), so Python makes its hits with a
+few bulk conversions.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import gc
 import json
@@ -85,12 +87,13 @@ class FastImpactSearcher:
     def batch_search(self, vectors: Sequence[Mapping[str, int]], k: int, threads: int = 1) -> list[list[ImpactHit]]:
         """The ``k`` best hits of every query vector (terms Pyserini would drop already dropped), in
         input order, searched on up to ``threads`` Java threads. Scores are the float32 values Java
-        computed (sent as their bits), as Python floats."""
+        computed (sent as their bits, read back exactly), as Python floats."""
         if not vectors:
             return []
         found = json.loads(self._batch.search(json.dumps(vectors), k, threads))
-        scores = np.array(found["scoreBits"], dtype=np.int32).view(np.float32).tolist()
-        docids, lucene_docids, load = found["docids"], found["luceneDocids"], self._document
+        scores = np.frombuffer(base64.b64decode(found["scoreBits"]), dtype="<f4").tolist()
+        lucene_docids = np.frombuffer(base64.b64decode(found["luceneDocids"]), dtype="<i4").tolist()
+        docids, load = found["docids"], self._document
         hits, start = [], 0
         with paused_gc():  # a batch makes ~k objects per query, all kept: nothing for the collector
             for count in found["counts"]:

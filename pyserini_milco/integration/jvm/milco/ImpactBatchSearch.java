@@ -4,8 +4,11 @@ import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.lang.reflect.Method;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Base64;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -51,14 +54,12 @@ public final class ImpactBatchSearch {
   /** One query's hits, best first. */
   private record Hits(String[] docids, int[] luceneDocids, float[] scores) {}
 
-  /** A batch's hits, flat: query i owns the next {@code counts[i]} entries of the other arrays. */
-  public record Batch(int[] counts, String[] docids, int[] luceneDocids, int[] scoreBits) {}
-
-  /** A hit with its docid's bytes, while ranking. */
-  private record Ranked(int doc, float score, BytesRef id) {}
-
-  private static final Comparator<Ranked> ANSERINI_ORDER =
-      Comparator.comparing(Ranked::score, Comparator.reverseOrder()).thenComparing(Ranked::id);
+  /**
+   * A batch's hits, flat: query i owns the next {@code counts[i]} entries of the other arrays; the
+   * Lucene docids and the scores' float bits are 32-bit little-endian integers in base64, which
+   * Python reads in one call instead of parsing a number per hit.
+   */
+  public record Batch(int[] counts, String[] docids, String luceneDocids, String scoreBits) {}
 
   /**
    * @param searcher the index's searcher, with the impact similarity set
@@ -88,7 +89,7 @@ public final class ImpactBatchSearch {
    * @return a JSON {@link Batch}: {@code counts} (hits per query, in input order) and the hits of
    *     every query in turn, best first, as {@code docids}, {@code luceneDocids} and {@code
    *     scoreBits} (each score's float bits, {@link Float#floatToRawIntBits}, so that Python reads
-   *     the float exactly and without parsing decimals)
+   *     the float exactly)
    */
   public String search(String queries, int k, int threads) throws Exception {
     List<Map<String, Float>> weights = mapper.readValue(queries, queriesType);
@@ -140,17 +141,15 @@ public final class ImpactBatchSearch {
     if (k > 0 && best.length > k && best[k].score == best[k - 1].score) {
       return sortedHits(searcher.search(query, k, sort, true).scoreDocs);
     }
-    Ranked[] ranked = withDocids(best);
-    Arrays.sort(ranked, ANSERINI_ORDER);
-    int count = Math.min(k, ranked.length);
-    String[] docids = new String[count];
+    int count = Math.min(k, best.length);
+    String[] docids = docids(best, count);
     int[] luceneDocids = new int[count];
     float[] scores = new float[count];
     for (int i = 0; i < count; i++) {
-      docids[i] = ranked[i].id().utf8ToString();
-      luceneDocids[i] = ranked[i].doc();
-      scores[i] = ranked[i].score();
+      luceneDocids[i] = best[i].doc;
+      scores[i] = best[i].score;
     }
+    orderTiesByDocid(docids, luceneDocids, scores);
     return new Hits(docids, luceneDocids, adjustScoreTies(scores));
   }
 
@@ -167,16 +166,19 @@ public final class ImpactBatchSearch {
     return new Hits(docids, luceneDocids, adjustScoreTies(scores));
   }
 
-  /** Each hit with its docid read from its doc values (hits visited in index order). */
-  private Ranked[] withDocids(ScoreDoc[] hits) throws IOException {
-    ScoreDoc[] byDoc = hits.clone();
-    Arrays.sort(byDoc, Comparator.comparingInt(hit -> hit.doc));
+  /** The docids of the first {@code count} hits, read from the doc values in index order. */
+  private String[] docids(ScoreDoc[] hits, int count) throws IOException {
+    long[] byDoc = new long[count];
+    for (int i = 0; i < count; i++) {
+      byDoc[i] = ((long) hits[i].doc << 32) | i;
+    }
+    Arrays.sort(byDoc);
     List<LeafReaderContext> leaves = searcher.getIndexReader().leaves();
-    Ranked[] ranked = new Ranked[hits.length];
+    String[] docids = new String[count];
     int leaf = -1;
     BinaryDocValues ids = null;
-    for (int i = 0; i < byDoc.length; i++) {
-      int doc = byDoc[i].doc;
+    for (long key : byDoc) {
+      int doc = (int) (key >>> 32);
       int next = ReaderUtil.subIndex(doc, leaves);
       if (next != leaf) {
         leaf = next;
@@ -185,9 +187,37 @@ public final class ImpactBatchSearch {
       if (!ids.advanceExact(doc - leaves.get(leaf).docBase)) {
         throw new IllegalStateException("document " + doc + " has no " + idField + " doc value");
       }
-      ranked[i] = new Ranked(doc, byDoc[i].score, BytesRef.deepCopyOf(ids.binaryValue()));
+      docids[(int) key] = ids.binaryValue().utf8ToString();
     }
-    return ranked;
+    return docids;
+  }
+
+  /**
+   * Hits in score order (Lucene's, ties by Lucene docid) put in Anserini's: each run of equal
+   * scores re-sorted by docid, compared as UTF-8 bytes as Lucene's string-value sort compares them.
+   */
+  private static void orderTiesByDocid(String[] docids, int[] luceneDocids, float[] scores) {
+    for (int start = 0, end; start < scores.length; start = end) {
+      end = start + 1;
+      while (end < scores.length && scores[end] == scores[start]) {
+        end++;
+      }
+      if (end - start > 1) {
+        Integer[] run = new Integer[end - start];
+        BytesRef[] bytes = new BytesRef[end - start];
+        for (int i = 0; i < run.length; i++) {
+          run[i] = i;
+          bytes[i] = new BytesRef(docids[start + i]);
+        }
+        Arrays.sort(run, Comparator.comparing(i -> bytes[i]));
+        String[] runDocids = Arrays.copyOfRange(docids, start, end);
+        int[] runLuceneDocids = Arrays.copyOfRange(luceneDocids, start, end);
+        for (int i = 0; i < run.length; i++) {
+          docids[start + i] = runDocids[run[i]];
+          luceneDocids[start + i] = runLuceneDocids[run[i]];
+        }
+      }
+    }
   }
 
   private static Batch flatten(List<Hits> results) {
@@ -198,16 +228,18 @@ public final class ImpactBatchSearch {
       total += counts[q];
     }
     String[] docids = new String[total];
-    int[] luceneDocids = new int[total];
-    int[] scoreBits = new int[total];
+    ByteBuffer luceneDocids = ByteBuffer.allocate(4 * total).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer scoreBits = ByteBuffer.allocate(4 * total).order(ByteOrder.LITTLE_ENDIAN);
     int at = 0;
     for (Hits hits : results) {
       for (int i = 0; i < hits.docids().length; i++, at++) {
         docids[at] = hits.docids()[i];
-        luceneDocids[at] = hits.luceneDocids()[i];
-        scoreBits[at] = Float.floatToRawIntBits(hits.scores()[i]);
+        luceneDocids.putInt(hits.luceneDocids()[i]);
+        scoreBits.putInt(Float.floatToRawIntBits(hits.scores()[i]));
       }
     }
-    return new Batch(counts, docids, luceneDocids, scoreBits);
+    Base64.Encoder base64 = Base64.getEncoder();
+    return new Batch(counts, docids, base64.encodeToString(luceneDocids.array()),
+        base64.encodeToString(scoreBits.array()));
   }
 }
