@@ -17,8 +17,8 @@ Steps (outputs under ``--work``):
 4. every index is searched with all queries in this process through Pyserini's
    ``LuceneImpactSearcher`` / ``LuceneSearcher`` ``batch_search`` (``--hits`` per query), then
    queries/s is measured on ``--speed-queries`` of them (spread over the languages) with each of
-   ``--threads``: the median of ``--repeats`` timed calls after ``--warm-up`` seconds of untimed ones, for each
-   query pruning level, with its ratio to the same index searched with unpruned queries and, with
+   ``--threads``: the median of ``--repeats`` timed calls after ``--warm-up`` seconds of untimed
+   ones, for each query pruning level, with its ratio to the same index searched with unpruned queries and, with
    ``--baseline-encoder``, to a second MILCO model searched unpruned in the same run (e.g. the
    model a change is meant to speed up: its rows are named ``baseline-none``). For
    impact search ``lucene_qps`` also times Lucene's top-k alone (the queries built up front) and
@@ -207,7 +207,8 @@ def run_levels(args: argparse.Namespace, prepared: Prepared, settings: list[Sett
     bm25 = build_index(prepared.corpus_dir(PIVOT), args.work / "indexes" / "bm25", language=PIVOT)
     run, speed = search_speed(LuceneSearcher(str(bm25)), qids, texts, args, impact=False)
     rows.append({"level": "bm25", "method": "bm25", "value": None, "terms_per_doc": None,
-                 "index": str(bm25), "index_bytes": folder_bytes(bm25), **speed, "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
+                 "index": str(bm25), "index_bytes": folder_bytes(bm25), **speed,
+                 "ndcg@10": ndcg_by_setting(run, prepared, settings, set(qids))})
     print(format_row(rows[-1]), flush=True)
     if args.dense_encoder != "none":
         dense, encoding["dense"] = dense_rows(args, prepared, settings, docs, qids, texts)

@@ -52,7 +52,7 @@ from pyserini_milco.evaluation.metrics import Qrels, Run, per_query, read_qrels,
 
 from .common import (NDCG, add_warm_up_argument, encode_queries, end_to_end, evenly, folder_bytes, latency_ms,
                      level_name, machine, parse_level, search_speed, set_threads, timed, write_json)
-from .stock_cli import stock_ratios
+from .stock_cli import stock_ratios, time_stock_commands
 
 POOL_FILE = re.compile(r"newstest2019-(?:src|ref(-\d+)?)\.(.+)\.txt")
 ENGLISH = ("eng", "eng-GB", "eng-US", "eng-IN")
@@ -486,8 +486,6 @@ def stock_cli_rows(rows: Sequence[dict[str, Any]], names: Sequence[str] | None, 
                    args: argparse.Namespace) -> dict[str, Any]:
     """The stock search commands of the named rows (default: the first MILCO row, BM25 and the dense
     rows) on every query, timed from outside (:func:`benchmarks.stock_cli.time_stock_commands`)."""
-    from .stock_cli import time_stock_commands
-
     milco = [r for r in rows if r["method"] == "milco" and "end_to_end" in r]
     chosen = names if names is not None else [milco[0]["row"], *(r["row"] for r in rows if r["method"] != "milco")]
     by_name = {r["row"]: r for r in rows}

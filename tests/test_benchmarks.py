@@ -88,9 +88,9 @@ def test_search_benchmark_tiny(tmp_path, official_checkpoint):
     dense = write_e5_like(tmp_path / "tiny-e5-small")
     work = tmp_path / "search"
     args = ["--work", str(work), "--encoder", str(folder), "--languages", "en,de", "--levels", "topk:5",
-            "--query-levels", "none", "topk:3", "--threads", "1", "--repeats", "1", "--warm-up", "0", "--max-length", "64",
-            "--max-questions", "40", "--dense-encoder", str(dense), "--hnsw-m", "8", "--ef-construction", "40",
-            "--ef-search", "2000", "--baseline-encoder", str(folder)]
+            "--query-levels", "none", "topk:3", "--threads", "1", "--repeats", "1", "--warm-up", "0",
+            "--max-length", "64", "--max-questions", "40", "--dense-encoder", str(dense), "--hnsw-m", "8",
+            "--ef-construction", "40", "--ef-search", "2000", "--baseline-encoder", str(folder)]
     done = subprocess.run([sys.executable, "-m", "benchmarks.search", *args], cwd=REPO, check=True,
                           capture_output=True, text=True)
     results = json.loads((work / "search.json").read_text())
@@ -175,8 +175,9 @@ def test_search_scale_benchmark_tiny(tmp_path, official_checkpoint):
     work = tmp_path / "scale"
     args = ["--work", str(work), "--data-dir", str(data), "--encoder", str(folder), "--dense-encoder", str(dense),
             "--query-languages", "deu,zho-CN", "--query-every", "20", "--levels", "none", "topk:5",
-            "--threads", "1", "2", "--repeats", "1", "--warm-up", "0", "--e2e-queries", "3", "--max-length", "64", "--hnsw-m", "8",
-            "--ef-construction", "40", "--ef-search", "1000", "--query-levels", "none", "--stock-cli", "bm25"]
+            "--threads", "1", "2", "--repeats", "1", "--warm-up", "0", "--e2e-queries", "3", "--max-length", "64",
+            "--hnsw-m", "8", "--ef-construction", "40", "--ef-search", "1000", "--query-levels", "none",
+            "--stock-cli", "bm25"]
     done = subprocess.run([sys.executable, "-m", "benchmarks.search_scale", *args], cwd=REPO, check=True,
                           capture_output=True, text=True)
     results = json.loads((work / "search-scale.json").read_text())

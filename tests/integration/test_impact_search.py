@@ -15,7 +15,8 @@ from pyserini_milco.integration.lucene import build_index
 TERMS = ["e_paris", "e_city", "e_##ing", "m_▁Paris", "m_▁美国", "m_x:y", "e_a\"b", "m_<s>"]
 # "Ａ" (U+FF21) sorts after "😀" (U+1F600) in Java's UTF-16 string order but before it in UTF-8 bytes,
 # the order of Lucene's string-value sort (and of Python's code points)
-DOCIDS = ["z9", "a1", "é2", "b-3", "A4", "ä5", "m6", "c7", "美8", "d9", "e10", "a10", "a2", "Ａ11", "😀12", "Ａ13"]
+DOCIDS = ["z9", "a1", "é2", "b-3", "A4", "ä5", "m6", "c7", "美8", "d9", "e10", "a10", "a2",
+          "Ａ11", "😀12", "Ａ13"]
 
 
 def collection(seed=0):

@@ -35,10 +35,10 @@ import org.apache.lucene.util.BytesRef;
  * <p>Each query is built by Anserini's own query generator (handed in as an object and called by
  * reflection, so that this class compiles against Lucene and Jackson alone) and ranked as
  * Anserini's impact searcher ranks it: by score, ties by docid (the {@code id} field's binary doc
- * values, compared as bytes, as Lucene's string-value sort compares them). Lucene finds the k + 1 best by
- * score, skipping what it can, and those are re-sorted by docid where their scores tie; only when
- * the (k + 1)-th ties with the k-th, so that documents beyond them could belong in the top k, does
- * the query run with {@code sort} over every match. Scores are then adjusted as Anserini's {@code
+ * values, compared as bytes, as Lucene's string-value sort compares them). Lucene finds the k + 1
+ * best by score, skipping what it can, and those are re-sorted by docid where their scores tie;
+ * only when the (k + 1)-th ties with the k-th, so that documents beyond them could belong in the top
+ * k, does the query run with {@code sort} over every match. Scores are then adjusted as Anserini's {@code
  * ScoreTiesAdjusterReranker} adjusts them ({@link #adjustScoreTies}).
  */
 public final class ImpactBatchSearch {
@@ -68,7 +68,8 @@ public final class ImpactBatchSearch {
    * @param idField the field holding the docid as binary doc values
    * @param sort score, then the docid as a string value (Anserini's order)
    */
-  public ImpactBatchSearch(IndexSearcher searcher, Object generator, String field, String idField, Sort sort)
+  public ImpactBatchSearch(
+      IndexSearcher searcher, Object generator, String field, String idField, Sort sort)
       throws NoSuchMethodException {
     this.searcher = searcher;
     this.generator = generator;
