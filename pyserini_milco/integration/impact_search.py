@@ -79,7 +79,7 @@ class FastImpactSearcher:
         sort = autoclass("org.apache.lucene.search.Sort")(sort_field.FIELD_SCORE, sort_field(ID_FIELD, sort_type.STRING_VAL))
         generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
         self._java_searcher = java_searcher
-        self._batch = batch_search_class()(index_searcher, generator, CONTENTS_FIELD, ID_FIELD, sort)
+        self._batch = batch_search_class()(index_searcher, generator, CONTENTS_FIELD, sort)
 
     def _document(self, lucene_docid: int):
         return self._java_searcher.doc(lucene_docid)

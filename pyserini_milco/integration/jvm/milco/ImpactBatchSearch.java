@@ -37,9 +37,9 @@ import org.apache.lucene.util.BytesRef;
  * Anserini's impact searcher ranks it: by score, ties by docid (the {@code id} field's binary doc
  * values, compared as bytes, as Lucene's string-value sort compares them). Lucene finds the k + 1
  * best by score, skipping what it can, and those are re-sorted by docid where their scores tie;
- * only when the (k + 1)-th ties with the k-th, so that documents beyond them could belong in the top
- * k, does the query run with {@code sort} over every match. Scores are then adjusted as Anserini's {@code
- * ScoreTiesAdjusterReranker} adjusts them ({@link #adjustScoreTies}).
+ * only when the (k + 1)-th ties with the k-th, so that documents beyond them could belong in the
+ * top k, does the query run with {@code sort} over every match. Scores are then adjusted as
+ * Anserini's {@code ScoreTiesAdjusterReranker} adjusts them ({@link #adjustScoreTies}).
  */
 public final class ImpactBatchSearch {
   private final IndexSearcher searcher;
@@ -65,17 +65,16 @@ public final class ImpactBatchSearch {
    * @param searcher the index's searcher, with the impact similarity set
    * @param generator Anserini's {@code BagOfWordsQueryGenerator}
    * @param field the field holding the terms
-   * @param idField the field holding the docid as binary doc values
-   * @param sort score, then the docid as a string value (Anserini's order)
+   * @param sort score, then the docid as a string value (Anserini's order): its second field holds
+   *     the docid as binary doc values
    */
-  public ImpactBatchSearch(
-      IndexSearcher searcher, Object generator, String field, String idField, Sort sort)
+  public ImpactBatchSearch(IndexSearcher searcher, Object generator, String field, Sort sort)
       throws NoSuchMethodException {
     this.searcher = searcher;
     this.generator = generator;
     this.buildQuery = generator.getClass().getMethod("buildQuery", String.class, Map.class);
     this.field = field;
-    this.idField = idField;
+    this.idField = sort.getSort()[1].getField();
     this.sort = sort;
     this.queriesType = mapper.getTypeFactory().constructCollectionType(
         List.class, mapper.getTypeFactory().constructMapType(Map.class, String.class, Float.class));
@@ -140,31 +139,34 @@ public final class ImpactBatchSearch {
     Query query = (Query) buildQuery.invoke(generator, field, weights);
     ScoreDoc[] best = searcher.search(query, k + 1).scoreDocs;
     if (k > 0 && best.length > k && best[k].score == best[k - 1].score) {
-      return sortedHits(searcher.search(query, k, sort, true).scoreDocs);
+      ScoreDoc[] sorted = searcher.search(query, k, sort, true).scoreDocs;
+      return hits(sorted, sortedDocids(sorted));
     }
-    int count = Math.min(k, best.length);
-    String[] docids = docids(best, count);
-    int[] luceneDocids = new int[count];
-    float[] scores = new float[count];
-    for (int i = 0; i < count; i++) {
-      luceneDocids[i] = best[i].doc;
-      scores[i] = best[i].score;
+    return hits(best, docids(best, Math.min(k, best.length)));
+  }
+
+  /**
+   * The first {@code docids.length} hits in Anserini's order (runs of tied scores ordered by docid,
+   * which leaves hits already in that order as they are), their scores adjusted as Anserini does.
+   */
+  private static Hits hits(ScoreDoc[] hits, String[] docids) {
+    int[] luceneDocids = new int[docids.length];
+    float[] scores = new float[docids.length];
+    for (int i = 0; i < docids.length; i++) {
+      luceneDocids[i] = hits[i].doc;
+      scores[i] = hits[i].score;
     }
     orderTiesByDocid(docids, luceneDocids, scores);
     return new Hits(docids, luceneDocids, adjustScoreTies(scores));
   }
 
-  /** Hits already in Anserini's order, their docids the sort's second value. */
-  private static Hits sortedHits(ScoreDoc[] hits) {
+  /** The docids of hits sorted by {@code sort}: each one's second sort value. */
+  private static String[] sortedDocids(ScoreDoc[] hits) {
     String[] docids = new String[hits.length];
-    int[] luceneDocids = new int[hits.length];
-    float[] scores = new float[hits.length];
     for (int i = 0; i < hits.length; i++) {
       docids[i] = ((BytesRef) ((FieldDoc) hits[i]).fields[1]).utf8ToString();
-      luceneDocids[i] = hits[i].doc;
-      scores[i] = hits[i].score;
     }
-    return new Hits(docids, luceneDocids, adjustScoreTies(scores));
+    return docids;
   }
 
   /** The docids of the first {@code count} hits, read from the doc values in index order. */
