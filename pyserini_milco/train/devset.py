@@ -19,6 +19,9 @@ from ..evaluation.metrics import evaluate, read_collection, read_qrels, read_top
 EncodeFn = Callable[[Sequence[str], str], object]
 DEFAULT_SETTINGS = ("ar-en", "de-en", "es-en", "hi-en", "vi-en", "zh-en", "de-de", "zh-zh", "ar-ar")
 METRICS = ("ndcg_cut.10", "recall.100")
+#: a pooled development query id (``<setting>:<qid>``, variants' qids ending ``-s1``/``-s3``) → its held-out
+#: passage: what a paired bootstrap resamples (every setting and variant of a passage moves together)
+DEV_ITEM_PATTERN = r":(.+?)(?:-s\d)?$"
 
 
 @dataclasses.dataclass

@@ -21,8 +21,10 @@ under half its starting value the LexEcho learning rate is cut tenfold (once).
 
 Checkpoints are chosen on the development set pooled over its variants (``dev`` plus
 ``dev_variants``, each scored against its own pool, the mean weighted by queries); each validation
-logs the dense teacher (e5-small) on the same set beside it. The lower-layer cache is written to
-``OUT/lower-cache.pt`` once, so a resumed run does not recompute it.
+logs the dense teacher (e5-small) on the same set beside it. The development runs of the start and
+of the exported checkpoint are written (``OUT/dev-runs/``) and compared by a paired bootstrap over
+the held-out passages (``OUT/dev-compare.md``): the figure that says whether a run ships. The
+lower-layer cache is written to ``OUT/lower-cache.pt`` once, so a resumed run does not recompute it.
 """
 from __future__ import annotations
 
@@ -35,19 +37,23 @@ import torch
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_output
+from ..cli.compare import compare_table
 from ..encoding.encoder import pad_sequences
 from ..encoding.terms import SparseVector
 from ..modeling import unpadded
 from ..modeling.model import MilcoModel
 from ..encoding.pruning import prune
 from ..evaluation.metrics import write_qrels, write_run
-from .devset import DevSet, evaluate_retriever, load_devset, setting_runs
+from ..evaluation.significance import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
+from .devset import DEV_ITEM_PATTERN, DevSet, evaluate_retriever, load_devset, setting_runs
 from .distill import sparse_rows
 from .echo import (BEST_FILE, CONNECTOR_PREFIXES, DECODER_BIAS, EchoSettings, EchoTrainer, FrozenText,
                    candidate_pivot_rows, recomputed_pivot_vectors, source_vector)
 from .settings_cli import Spelling, setting, two_words
 
 CACHE_FILE = "lower-cache.pt"
+#: the development runs of the start and of the exported checkpoint (``OUT/dev-runs/start|best``), and their comparison
+DEV_RUNS, DEV_COMPARE = "dev-runs", "dev-compare.md"
 #: cut LexEcho's learning rate when the share of live development tokens falls under this part of its start
 ECHO_COLLAPSE = 0.5
 LAYER_PREFIX = "m_model.encoder.layer."
@@ -81,6 +87,10 @@ class LayerSettings(EchoSettings):
     dev_teacher: bool = setting(True, spelling=two_words("on", "off"),
                                 help="score the dense teacher (multilingual-e5-small) on the development set once, "
                                      "logged beside every validation")
+    dev_runs: bool = setting(True, spelling=two_words("on", "off"),
+                             help="write the development runs of the start (OUT/dev-runs/start) and of the exported "
+                                  "checkpoint (OUT/dev-runs/best), and compare them by a paired bootstrap over the "
+                                  "held-out passages (OUT/dev-compare.md): whether the run beats its start beyond noise")
     cache_dtype: str = setting("float16", choices=("float16", "bfloat16", "float32"),
                                help="dtype of the cached lower-layer states (float16 halves the memory)")
 
@@ -320,6 +330,8 @@ class LayerTrainer(EchoTrainer):
         if len(variants) > 1:
             metrics["first_variant_ndcg@10_mean"] = variants[0]["ndcg@10_mean"]
         self.watch_echo(metrics["echo_live_tokens"])
+        if self.step == 0 and self.s.dev_runs:
+            self.write_dev_runs(self.s.out / DEV_RUNS / "start")
         if metrics["ndcg@10_mean"] > self.best["ndcg@10_mean"]:
             self.best = {"step": self.step, "ndcg@10_mean": metrics["ndcg@10_mean"]}
             torch.save({n: p.detach().clone() for n, p in self.trainable.items()}, self.s.out / BEST_FILE)
@@ -335,6 +347,21 @@ class LayerTrainer(EchoTrainer):
             if group["kind"] == "echo" and share < ECHO_COLLAPSE * self.echo_live_start and not group.get("cut"):
                 group["peak"], group["cut"] = group["peak"] / 10, True
                 tqdm.write(f"LexEcho: {share:.3f} of the tokens live (start {self.echo_live_start:.3f}): its learning rate cut tenfold")
+
+    def finish(self) -> dict:
+        """``train echo``'s export, then (``dev_runs``) the exported checkpoint's development runs
+        compared with the start's: the table is written to ``OUT/dev-compare.md`` and returned."""
+        result = super().finish()
+        start = self.s.out / DEV_RUNS / "start"
+        if self.s.dev_runs and self.devsets and (start / "run.txt").is_file():
+            best = self.write_dev_runs(self.s.out / DEV_RUNS / "best")
+            table = compare_table(str(best["qrels"]), [str(start / "run.txt"), str(best["run"])], "ndcg_cut.10",
+                                  DEFAULT_RESAMPLES, DEFAULT_CONFIDENCE, 0, DEV_ITEM_PATTERN)
+            with atomic_output(self.s.out / DEV_COMPARE, "w") as handle:
+                handle.write(table + "\n")
+            tqdm.write(table)
+            result["dev_compare"] = table
+        return result
 
     @torch.no_grad()
     def write_dev_runs(self, folder: Path, depth: int = 100) -> dict[str, Path]:

@@ -71,6 +71,11 @@ def test_train_resume_export_and_rebuild(parts, tmp_path):
     assert "m_model.encoder.layer.1.output.dense.weight" in delta.keys()
     assert not any(key.startswith("m_model.encoder.layer.0.") for key in delta.keys())  # the lower layer stays
     assert_rebuilds(parts / "student", tmp_path / "a" / "delta.safetensors", result["model"])
+    for out in (tmp_path / "a", tmp_path / "b"):  # the start's runs (step 0) against the export's, resumed or not
+        assert (out / "dev-runs" / "start" / "run.txt").is_file() and (out / "dev-runs" / "best" / "run.txt").is_file()
+        table = (out / "dev-compare.md").read_text()
+        assert "items better / worse" in table and "dev-runs/best/run.txt" in table
+    assert result["dev_compare"] == (tmp_path / "a" / "dev-compare.md").read_text().strip()
 
 
 def test_training_moves_the_upper_layers_and_lowers_the_kl(parts, tmp_path):
