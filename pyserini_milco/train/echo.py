@@ -94,6 +94,10 @@ class EchoSettings(Stage2Settings):
                                           "--train-connector)")
     pivot_l1_d: float = setting(0.0, help="L1 weight on the passages' pivot view (with --train-bias or "
                                           "--train-connector)")
+    mass_floor: float = setting(0.0, help="weight of a floor under each text's pivot-view mass (L1): the relative "
+                                          "shortfall of a text's mass under its mass at the start is penalised, "
+                                          "so that the KL cannot thin the vectors (0: off; with --train-bias or "
+                                          "--train-connector)")
     train_connector: bool = setting(False, help="also train the connector and the English head's transform, on "
                                                 "the cached backbone states (logits recomputed at each text's cached "
                                                 "terms; the development set over the whole vocabulary)")
@@ -161,6 +165,12 @@ def pivot_vector(text: FrozenText, bias: torch.Tensor) -> SparseVector:
     weights = np.log1p(np.maximum(text.logits.values + bias.detach().numpy()[text.logits.indices], 0.0))
     kept = weights > 0
     return SparseVector(text.logits.indices[kept], weights[kept].astype(np.float32))
+
+
+def start_mass(text: FrozenText, bias: np.ndarray) -> float:
+    """A cached text's pivot-view mass (L1) under the model it was cached with (``bias``: that
+    model's decoder bias; the cached logits are the ones without it)."""
+    return float(np.log1p(np.maximum(text.logits.values + bias[text.logits.indices], 0.0)).sum())
 
 
 def candidate_pivot_rows(model: MilcoModel, texts: Sequence[FrozenText], pad_id: int, chunk: int = 32) -> torch.Tensor:
@@ -250,7 +260,8 @@ class EchoTrainer(StepLoop):
         for param in self.trainable.values():
             param.requires_grad_(True)
         self.bias = model.mlm_head.predictions.bias
-        self.bias_ceiling = self.bias.detach().clone() + settings.logit_margin
+        self.start_bias = self.bias.detach().numpy().copy()
+        self.bias_ceiling = torch.from_numpy(self.start_bias) + settings.logit_margin
         self.groups = self.choose_groups()
         self.devset = load_devset(settings.dev) if settings.dev else None
         self.freeze_caches()
@@ -360,17 +371,24 @@ class EchoTrainer(StepLoop):
             return recomputed_pivot_vectors(self.model, texts)
         return [pivot_vector(t, self.bias) for t in texts]
 
-    def pivot_part(self, batch: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, float]:
+    def pivot_part(self, batch: Sequence[int]) -> tuple[torch.Tensor, dict[str, torch.Tensor], float, float]:
         """Pivot-view scores ``[B, group_size]`` of the groups ``batch`` (the cached ones when the bias
-        is frozen), the queries' and passages' L1 (mean per text) and their terms per text."""
+        is frozen), the loss's pivot terms (the queries' and passages' L1, mean per text, and with
+        ``mass_floor`` their mean relative shortfall under the starting mass) and terms per text."""
         if self.fixed_pivot is not None:
-            zero = torch.zeros(())
-            return self.fixed_pivot[batch], zero, zero, float("nan"), float("nan")
+            return self.fixed_pivot[batch], {}, float("nan"), float("nan")
         queries, passages = self.batch_texts(batch)
         q, p = self.pivot_rows(queries), self.pivot_rows(passages)
         scores = torch.einsum("bv,bgv->bg", q, p.view(len(batch), self.s.negatives + 1, -1))
-        return (scores, q.sum(dim=1).mean(), p.sum(dim=1).mean(), (q > 0).sum(dim=1).float().mean().item(),
-                (p > 0).sum(dim=1).float().mean().item())
+        terms = {"pivot_l1_q": q.sum(dim=1).mean(), "pivot_l1_d": p.sum(dim=1).mean()}
+        if self.s.mass_floor:
+            terms["mass_shortfall"] = torch.cat([self.mass_shortfall(queries, q), self.mass_shortfall(passages, p)]).mean()
+        return scores, terms, (q > 0).sum(dim=1).float().mean().item(), (p > 0).sum(dim=1).float().mean().item()
+
+    def mass_shortfall(self, texts: Sequence[FrozenText], rows: torch.Tensor) -> torch.Tensor:
+        """Each text's relative shortfall of pivot mass under its mass at the start (0 where it holds it)."""
+        start = torch.tensor([start_mass(t, self.start_bias) for t in texts])
+        return torch.relu(start - rows.sum(dim=1)) / start.clamp(min=1e-6)
 
     def source_part(self, batch: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
         """Source-view scores ``[B, group_size]`` of the groups ``batch``, the queries' and passages'
@@ -383,18 +401,22 @@ class EchoTrainer(StepLoop):
         return scores, q_weights.sum(dim=1).mean(), p_weights.sum(dim=1).mean(), live
 
     def loss(self, batch: Sequence[int]) -> tuple[torch.Tensor, dict[str, float]]:
-        pivot, pivot_q, pivot_d, q_terms, d_terms = self.pivot_part(batch)
+        pivot, pivot_terms, q_terms, d_terms = self.pivot_part(batch)
         source, source_q, source_d, live = self.source_part(batch)
         student = pivot + source
         teacher = self.teacher_scores[batch]
         kl = kl_teacher_student(student * self.log_multiplier.exp(), teacher)
+        zero = torch.zeros(())
+        pivot_q, pivot_d = pivot_terms.get("pivot_l1_q", zero), pivot_terms.get("pivot_l1_d", zero)
         total = (kl + self.s.source_l1_q * source_q + self.s.source_l1_d * source_d
-                 + self.s.pivot_l1_q * pivot_q + self.s.pivot_l1_d * pivot_d)
+                 + self.s.pivot_l1_q * pivot_q + self.s.pivot_l1_d * pivot_d
+                 + self.s.mass_floor * pivot_terms.get("mass_shortfall", zero))
         agree = (student.argmax(dim=1) == teacher.argmax(dim=1)).float().mean()
         return total, {"kl": kl.item(), "source_l1_q": source_q.item(), "source_l1_d": source_d.item(),
-                       "pivot_l1_q": pivot_q.item(), "pivot_l1_d": pivot_d.item(), "pivot_q_terms": q_terms,
-                       "pivot_d_terms": d_terms, "agree": agree.item(), "live_query_tokens": live,
-                       "scale": self.model.scale.item(), "multiplier": self.log_multiplier.exp().item()}
+                       **{name: value.item() for name, value in pivot_terms.items()},
+                       "pivot_q_terms": q_terms, "pivot_d_terms": d_terms, "agree": agree.item(),
+                       "live_query_tokens": live, "scale": self.model.scale.item(),
+                       "multiplier": self.log_multiplier.exp().item()}
 
     def step_loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         return self.loss(self.order[step])

@@ -115,6 +115,24 @@ def test_bias_training_with_a_pivot_l1_cuts_terms_and_exports_the_bias(parts, tm
     assert torch.equal(merged.mlm_head.predictions.bias, delta.get_tensor("mlm_head.predictions.bias"))
 
 
+def test_mass_floor_is_zero_at_the_start_and_counts_the_mass_lost(parts, tmp_path):
+    trainer = EchoTrainer(settings(parts, tmp_path, 2, train_bias=True, mass_floor=1.0))
+    batch = list(range(4))
+    queries, _ = trainer.batch_texts(batch)
+    rows = trainer.pivot_rows(queries)
+    assert trainer.mass_shortfall(queries, rows).max().item() == pytest.approx(0.0, abs=1e-6)
+    assert trainer.loss(batch)[1]["mass_shortfall"] == pytest.approx(0.0, abs=1e-6)
+    halved = trainer.mass_shortfall(queries, rows / 2)
+    torch.testing.assert_close(halved, torch.full_like(halved, 0.5))
+    assert trainer.mass_shortfall(queries, rows * 2).max().item() == 0.0  # a floor: more mass costs nothing
+    with torch.no_grad():
+        trainer.bias -= 1.0  # thinner vectors: the loss grows by their shortfall
+    loss, terms = trainer.loss(batch)
+    assert terms["mass_shortfall"] > 0.1
+    loss.backward()
+    assert trainer.bias.grad.abs().sum() > 0
+
+
 def test_candidate_rows_are_the_full_pivot_view_and_carry_gradients(parts):
     model, tokenizer, _, _ = load_checkpoint(parts / "student")
     model.eval()
