@@ -406,11 +406,9 @@ class EchoTrainer(StepLoop):
         student = pivot + source
         teacher = self.teacher_scores[batch]
         kl = kl_teacher_student(student * self.log_multiplier.exp(), teacher)
-        zero = torch.zeros(())
-        pivot_q, pivot_d = pivot_terms.get("pivot_l1_q", zero), pivot_terms.get("pivot_l1_d", zero)
+        pivot_weights = {"pivot_l1_q": self.s.pivot_l1_q, "pivot_l1_d": self.s.pivot_l1_d, "mass_shortfall": self.s.mass_floor}
         total = (kl + self.s.source_l1_q * source_q + self.s.source_l1_d * source_d
-                 + self.s.pivot_l1_q * pivot_q + self.s.pivot_l1_d * pivot_d
-                 + self.s.mass_floor * pivot_terms.get("mass_shortfall", zero))
+                 + sum(pivot_weights[name] * value for name, value in pivot_terms.items()))
         agree = (student.argmax(dim=1) == teacher.argmax(dim=1)).float().mean()
         return total, {"kl": kl.item(), "source_l1_q": source_q.item(), "source_l1_d": source_d.item(),
                        **{name: value.item() for name, value in pivot_terms.items()},
