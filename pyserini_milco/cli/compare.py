@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import OptionError
-from ..evaluation.metrics import mean, metric, per_query, read_qrels, read_run
-from ..evaluation.significance import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, group_items, paired_bootstrap
+from ..evaluation.significance import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, compare_table
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,26 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
                              "regex's first group, e.g. '^q?(\\d+)' when q12-de and q12-zh are one question "
                              "(default: every query is its own item)")
     return parser
-
-
-def compare_table(qrels_path: str, run_paths: list[str], measure: str, resamples: int, confidence: float,
-                  seed: int, item_pattern: str | None) -> str:
-    """The Markdown table :func:`main` prints."""
-    if len(run_paths) < 2:
-        raise OptionError("give at least two --run files: a baseline and a run to compare with it")
-    qrels = read_qrels(qrels_path)
-    name, _ = metric(measure)
-    scores = [group_items(per_query(qrels, read_run(path), [measure])[name], item_pattern) for path in run_paths]
-    percent = f"{confidence:.0%}"
-    lines = [f"| run | {name} | Δ vs {run_paths[0]} | {percent} interval | items better / worse |",
-             "|---|---|---|---|---|",
-             f"| {run_paths[0]} | {mean(scores[0]):.4f} | – | – | – |"]
-    for path, values in zip(run_paths[1:], scores[1:]):
-        d = paired_bootstrap(scores[0], values, resamples, confidence, seed)
-        mark = "*" if d.excludes_zero else ""
-        lines.append(f"| {path} | {d.mean_b:.4f} | {d.difference:+.4f}{mark} | "
-                     f"[{d.low:+.4f}, {d.high:+.4f}] | {d.better} / {d.worse} of {d.items} |")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:

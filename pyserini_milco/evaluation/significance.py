@@ -19,6 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import OptionError
+from .metrics import mean, metric, per_query, read_qrels, read_run
 
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_CONFIDENCE = 0.95
@@ -94,3 +95,24 @@ def bootstrap_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray
     blocks = [values[rng.integers(0, len(values), size=(min(per_block, resamples - start), len(values)))].mean(axis=1)
               for start in range(0, resamples, per_block)]
     return np.concatenate(blocks)
+
+
+def compare_table(qrels_path: str, run_paths: list[str], measure: str, resamples: int, confidence: float,
+                  seed: int, item_pattern: str | None) -> str:
+    """The Markdown table ``python -m pyserini_milco.compare`` prints: each run's mean of ``measure``,
+    its difference from the first run with the paired bootstrap interval, items better / worse."""
+    if len(run_paths) < 2:
+        raise OptionError("give at least two --run files: a baseline and a run to compare with it")
+    qrels = read_qrels(qrels_path)
+    name, _ = metric(measure)
+    scores = [group_items(per_query(qrels, read_run(path), [measure])[name], item_pattern) for path in run_paths]
+    percent = f"{confidence:.0%}"
+    lines = [f"| run | {name} | Δ vs {run_paths[0]} | {percent} interval | items better / worse |",
+             "|---|---|---|---|---|",
+             f"| {run_paths[0]} | {mean(scores[0]):.4f} | – | – | – |"]
+    for path, values in zip(run_paths[1:], scores[1:]):
+        d = paired_bootstrap(scores[0], values, resamples, confidence, seed)
+        mark = "*" if d.excludes_zero else ""
+        lines.append(f"| {path} | {d.mean_b:.4f} | {d.difference:+.4f}{mark} | "
+                     f"[{d.low:+.4f}, {d.high:+.4f}] | {d.better} / {d.worse} of {d.items} |")
+    return "\n".join(lines)

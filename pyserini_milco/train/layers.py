@@ -37,14 +37,13 @@ import torch
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_output
-from ..cli.compare import compare_table
 from ..encoding.encoder import pad_sequences
 from ..encoding.terms import SparseVector
 from ..modeling import unpadded
 from ..modeling.model import MilcoModel
 from ..encoding.pruning import prune
 from ..evaluation.metrics import write_qrels, write_run
-from ..evaluation.significance import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
+from ..evaluation.significance import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, compare_table
 from .devset import DEV_ITEM_PATTERN, DevSet, evaluate_retriever, load_devset, setting_runs
 from .distill import sparse_rows
 from .echo import (BEST_FILE, CONNECTOR_PREFIXES, DECODER_BIAS, EchoSettings, EchoTrainer, FrozenText,

@@ -6,10 +6,9 @@ import sys
 
 import pytest
 
-from pyserini_milco.cli.compare import compare_table
 from pyserini_milco.errors import MissingInput, OptionError
 from pyserini_milco.evaluation.metrics import write_qrels, write_run
-from pyserini_milco.evaluation.significance import group_items, paired_bootstrap
+from pyserini_milco.evaluation.significance import compare_table, group_items, paired_bootstrap
 
 
 def test_identical_scores_give_a_zero_interval():
