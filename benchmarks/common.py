@@ -112,7 +112,7 @@ def java_queries(searcher, texts: Sequence[str], number: str = "java.lang.Intege
     for text in texts:
         query = hash_map()
         for term, weight in query_vector(searcher, text).items():
-            query.put(term, boxed(weight))
+            query.put(term, boxed(int(weight)))  # Pyserini's JInt(weight)
         queries.add(query)
     return queries
 

@@ -4,7 +4,7 @@ Pyserini's ``LuceneImpactSearcher`` hands Anserini one Java map per query built 
 ``put`` per term; Anserini then also rebuilds and analyses a string repeating every term as many
 times as its weight (only rerankers read it), and loads the stored document of every hit (a MILCO
 document's stored vector is large), and Python reads every hit back as a Java object. Here a whole
-batch of queries crosses into Java as one JSON string and its hits come back as one JSON string
+batch of queries crosses into Java as one JSON string and its hits come back as one byte array
 (``milco.ImpactBatchSearch``, a small class compiled from ``jvm/milco/ImpactBatchSearch.java`` and
 put on the JVM's classpath by :func:`pyserini_milco.integration.java.configure_java`): one call per
 batch, the queries searched on a pool of ``threads`` Java threads. The docid is the sort value
@@ -20,13 +20,12 @@ that cannot reach the top k (and MILCO's ``m_<s>``/``m_</s>`` match every docume
 class lets Lucene find the k + 1 best by score alone, skipping what it can, and orders tied scores
 among those by docid (read from the ``id`` field's doc values); only where the (k + 1)-th ties with
 the k-th, so that Anserini's sort would choose among tied documents beyond them, does the query run
-Anserini's way. A batch's hits come back flat (hits per query, then docids, Lucene docids and the
-scores' float bits of every query in turn, the numbers as base64), so Python makes its hits with a
-few bulk conversions.
+Anserini's way. A batch's hits come back flat (hits per query, then the Lucene docids, the float32
+scores and the docids, one per line, of every query in turn), so Python makes its hits with a few
+bulk conversions. Weights cross as they are encoded and are truncated to integers in Java.
 """
 from __future__ import annotations
 
-import base64
 import contextlib
 import gc
 import json
@@ -69,7 +68,7 @@ class ImpactHit:
 
 class FastImpactSearcher:
     """Searches the index of an Anserini ``SimpleImpactSearcher`` (``java_searcher``, the
-    ``object`` of Pyserini's ``LuceneImpactSearcher``) with ``{term: int}`` query vectors."""
+    ``object`` of Pyserini's ``LuceneImpactSearcher``) with ``{term: weight}`` query vectors."""
 
     def __init__(self, java_searcher):
         index_searcher = autoclass("org.apache.lucene.search.IndexSearcher")(java_searcher.reader)
@@ -84,28 +83,43 @@ class FastImpactSearcher:
     def _document(self, lucene_docid: int):
         return self._java_searcher.doc(lucene_docid)
 
-    def batch_search(self, vectors: Sequence[Mapping[str, int]], k: int, threads: int = 1) -> list[list[ImpactHit]]:
-        """The ``k`` best hits of every query vector (terms Pyserini would drop already dropped), in
-        input order, searched on up to ``threads`` Java threads. Scores are the float32 values Java
-        computed (sent as their bits, read back exactly), as Python floats."""
+    def batch_search(self, vectors: Sequence[Mapping[str, float]], k: int, threads: int = 1) -> list[list[ImpactHit]]:
+        """The ``k`` best hits of every query vector (terms Pyserini would drop already dropped; weights
+        as encoded, truncated to integers in Java as Pyserini truncates them), in input order,
+        searched on up to ``threads`` Java threads. Scores are the float32 values Java computed (read
+        back exactly), as Python floats."""
         if not vectors:
             return []
-        found = json.loads(self._batch.search(json.dumps(vectors), k, threads))
-        scores = np.frombuffer(base64.b64decode(found["scoreBits"]), dtype="<f4").tolist()
-        lucene_docids = np.frombuffer(base64.b64decode(found["luceneDocids"]), dtype="<i4").tolist()
-        docids, load = found["docids"], self._document
-        hits, start = [], 0
+        counts, lucene_docids, scores, docids = unpack_hits(
+            self._batch.search(json.dumps(vectors, default=float), k, threads).tostring())
+        load, hits, start = self._document, [], 0
         with paused_gc():  # a batch makes ~k objects per query, all kept: nothing for the collector
-            for count in found["counts"]:
+            for count in counts:
                 end = start + count
                 hits.append(list(map(ImpactHit, docids[start:end], lucene_docids[start:end], scores[start:end],
                                      repeat(load, count))))
                 start = end
         return hits
 
-    def search(self, vector: Mapping[str, int], k: int) -> list[ImpactHit]:
+    def search(self, vector: Mapping[str, float], k: int) -> list[ImpactHit]:
         """The ``k`` best hits of one query vector."""
         return self.batch_search([vector], k)[0]
+
+
+def unpack_hits(packed: bytes) -> tuple[list[int], list[int], list[float], list[str]]:
+    """``ImpactBatchSearch.search``'s bytes as lists: hits per query, then every hit's Lucene docid,
+    score (the float32 Java computed, exactly) and docid."""
+    queries = int.from_bytes(packed[:4], "little")
+    counts = np.frombuffer(packed, "<i4", queries, 4).tolist()
+    total, at = sum(counts), 4 + 4 * queries
+    lucene_docids = np.frombuffer(packed, "<i4", total, at).tolist()
+    scores = np.frombuffer(packed, "<f4", total, at + 4 * total).tolist()
+    docids = packed[at + 8 * total:].decode("utf-8").split("\n")
+    if len(docids) != total + 1:
+        raise MilcoError(f"a docid of this index holds a line break ({len(docids) - 1 - total} more lines than hits); "
+                         "such docids cannot be written to a TREC run: search with Pyserini's own path "
+                         "(PYSERINI_MILCO_DISABLE=1)")
+    return counts, lucene_docids, scores, docids
 
 
 @contextlib.contextmanager
@@ -166,12 +180,13 @@ class LazyIdf(Mapping):
 def query_vector(searcher, text: str) -> dict[str, int]:
     """What Pyserini's ``LuceneImpactSearcher`` hands Anserini for ``text``, as far as scores go:
     the encoded terms with an idf above ``min_idf`` (every term, when ``min_idf`` is below 0: the
-    terms the index lacks, which Pyserini drops, match nothing), weights as Java ``int`` (truncated)."""
+    terms the index lacks, which Pyserini drops, match nothing). Weights stay as encoded: Pyserini
+    truncates them to Java ``int``, and :class:`FastImpactSearcher` truncates them the same way in Java."""
     encoded, min_idf = searcher.encode(text), searcher.min_idf
     if min_idf < 0:
-        return {term: int(weight) for term, weight in encoded.items()}
+        return encoded
     idf = searcher.idf
-    return {term: int(weight) for term, weight in encoded.items() if term in idf and idf[term] > min_idf}
+    return {term: weight for term, weight in encoded.items() if term in idf and idf[term] > min_idf}
 
 
 def attached(searcher) -> FastImpactSearcher | None:

@@ -31,6 +31,7 @@ QUERIES = {
     "q2": {"m_▁美国": 7, "e_city": 1, "m_x:y": 2},
     "q3": {"e_##ing": 1, "e_a\"b": 4, "m_<s>": 5, "e_unknown": 9},  # a term the index does not hold
     "q4": {"m_<s>": 2},  # every document ties
+    "q5": {"e_paris": 2.9, "m_▁Paris": 1.5, "e_city": -0.5, "m_<s>": 1.0},  # truncated to int, as Pyserini's JInt
 }
 
 
@@ -74,7 +75,7 @@ def test_ranking_is_brute_force_and_scores_the_dot_products(searcher):
     impact, docs = searcher
     for qid, query in QUERIES.items():
         hits = impact.search(qid, k=len(docs))
-        dots = {d: sum(w * v.get(t, 0) for t, w in query.items()) for d, v in docs.items()}
+        dots = {d: sum(int(w) * v.get(t, 0) for t, w in query.items()) for d, v in docs.items()}
         brute_force = sorted((d for d, s in dots.items() if s > 0), key=lambda d: (-dots[d], d))
         assert [hit.docid for hit in hits] == brute_force, qid
         exact = np.array([dots[d] for d in brute_force], dtype=np.float32)
@@ -93,6 +94,25 @@ def test_batch_search_equals_pyserini_batch_search(searcher, threads):
         stock = original(impact, qids, qids, k, threads, {})
         assert list(fast) == qids
         assert {q: ranked(h) for q, h in fast.items()} == {q: ranked(h) for q, h in stock.items()}
+
+
+def test_docid_with_a_line_break_is_refused(tmp_path):
+    """Hits come back one docid per line: a docid holding a line break (which no TREC run can hold
+    either) stops the search with a MilcoError instead of shifting every docid after it."""
+    from pyserini.search.lucene import LuceneImpactSearcher
+
+    from pyserini_milco.errors import MilcoError
+
+    (tmp_path / "vectors").mkdir()
+    (tmp_path / "vectors" / "docs.jsonl").write_text(
+        "".join(json.dumps({"id": d, "contents": "", "vector": {"m_<s>": 1}}) + "\n" for d in ["a", "b\nc"]))
+    (tmp_path / "queries.jsonl").write_text(json.dumps({"id": "q", "contents": "q", "vector": {"m_<s>": 1}}) + "\n")
+    index = build_index(tmp_path / "vectors", tmp_path / "index", impact=True, threads=1)
+    impact = LuceneImpactSearcher(str(index), str(tmp_path / "queries.jsonl"))
+    assert [hit.docid for hit in impact.search("q", k=1)] == ["a"]
+    with pytest.raises(MilcoError, match="line break"):
+        impact.search("q", k=2)
+    impact.close()
 
 
 def test_stored_document_only_on_request(searcher):

@@ -8,8 +8,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Base64;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -29,7 +29,7 @@ import org.apache.lucene.util.BytesRef;
 
 /**
  * A batch of impact queries searched in one call from Python: the queries arrive as one JSON
- * string, run on a pool of Java threads, and their hits leave as one JSON string, so the per-query
+ * string, run on a pool of Java threads, and their hits leave as one byte array, so the per-query
  * cost of crossing between Python and Java (pyjnius calls, objects per hit) is paid once per batch.
  *
  * <p>Each query is built by Anserini's own query generator (handed in as an object and called by
@@ -51,15 +51,8 @@ public final class ImpactBatchSearch {
   private final ObjectMapper mapper = new ObjectMapper();
   private final JavaType queriesType;
 
-  /** One query's hits, best first. */
-  private record Hits(String[] docids, int[] luceneDocids, float[] scores) {}
-
-  /**
-   * A batch's hits, flat: query i owns the next {@code counts[i]} entries of the other arrays; the
-   * Lucene docids and the scores' float bits are 32-bit little-endian integers in base64, which
-   * Python reads in one call instead of parsing a number per hit.
-   */
-  public record Batch(int[] counts, String[] docids, String luceneDocids, String scoreBits) {}
+  /** One query's hits, best first; docids as the UTF-8 bytes the index holds. */
+  private record Hits(BytesRef[] docids, int[] luceneDocids, float[] scores) {}
 
   /**
    * @param searcher the index's searcher, with the impact similarity set
@@ -77,22 +70,26 @@ public final class ImpactBatchSearch {
     this.idField = sort.getSort()[1].getField();
     this.sort = sort;
     this.queriesType = mapper.getTypeFactory().constructCollectionType(
-        List.class, mapper.getTypeFactory().constructMapType(Map.class, String.class, Float.class));
+        List.class, mapper.getTypeFactory().constructMapType(Map.class, String.class, Double.class));
   }
 
   /**
    * The k best hits of every query.
    *
-   * @param queries a JSON array of {term: weight} objects
+   * @param queries a JSON array of {term: weight} objects; each weight is truncated to an integer,
+   *     as Pyserini's {@code JInt(weight)} truncates it
    * @param k hits per query
    * @param threads Java threads to search on
-   * @return a JSON {@link Batch}: {@code counts} (hits per query, in input order) and the hits of
-   *     every query in turn, best first, as {@code docids}, {@code luceneDocids} and {@code
-   *     scoreBits} (each score's float bits, {@link Float#floatToRawIntBits}, so that Python reads
-   *     the float exactly)
+   * @return the hits, little-endian and flat ({@link #pack}): the number of queries n, the number
+   *     of hits of each query (n 32-bit integers), then the hits of every query in turn, best
+   *     first: their Lucene docids (32-bit integers), their scores (32-bit floats, read back
+   *     exactly), and their docids (UTF-8, each followed by a line feed)
    */
-  public String search(String queries, int k, int threads) throws Exception {
-    List<Map<String, Float>> weights = mapper.readValue(queries, queriesType);
+  public byte[] search(String queries, int k, int threads) throws Exception {
+    List<Map<String, Float>> weights = new ArrayList<>();
+    for (Map<String, Double> query : mapper.<List<Map<String, Double>>>readValue(queries, queriesType)) {
+      weights.add(truncated(query));
+    }
     List<Hits> results = new ArrayList<>(weights.size());
     if (threads <= 1 || weights.size() <= 1) {
       for (Map<String, Float> query : weights) {
@@ -112,7 +109,16 @@ public final class ImpactBatchSearch {
         pool.shutdown();
       }
     }
-    return mapper.writeValueAsString(flatten(results));
+    return pack(results);
+  }
+
+  /** Each weight truncated toward zero to a whole number (as Java's int cast), as a float. */
+  private static Map<String, Float> truncated(Map<String, Double> query) {
+    Map<String, Float> weights = new LinkedHashMap<>(2 * query.size());
+    for (Map.Entry<String, Double> term : query.entrySet()) {
+      weights.put(term.getKey(), (float) (long) term.getValue().doubleValue());
+    }
+    return weights;
   }
 
   /**
@@ -149,7 +155,7 @@ public final class ImpactBatchSearch {
    * The first {@code docids.length} hits in Anserini's order (runs of tied scores ordered by docid,
    * which leaves hits already in that order as they are), their scores adjusted as Anserini does.
    */
-  private static Hits hits(ScoreDoc[] hits, String[] docids) {
+  private static Hits hits(ScoreDoc[] hits, BytesRef[] docids) {
     int[] luceneDocids = new int[docids.length];
     float[] scores = new float[docids.length];
     for (int i = 0; i < docids.length; i++) {
@@ -161,23 +167,23 @@ public final class ImpactBatchSearch {
   }
 
   /** The docids of hits sorted by {@code sort}: each one's second sort value. */
-  private static String[] sortedDocids(ScoreDoc[] hits) {
-    String[] docids = new String[hits.length];
+  private static BytesRef[] sortedDocids(ScoreDoc[] hits) {
+    BytesRef[] docids = new BytesRef[hits.length];
     for (int i = 0; i < hits.length; i++) {
-      docids[i] = ((BytesRef) ((FieldDoc) hits[i]).fields[1]).utf8ToString();
+      docids[i] = (BytesRef) ((FieldDoc) hits[i]).fields[1];
     }
     return docids;
   }
 
   /** The docids of the first {@code count} hits, read from the doc values in index order. */
-  private String[] docids(ScoreDoc[] hits, int count) throws IOException {
+  private BytesRef[] docids(ScoreDoc[] hits, int count) throws IOException {
     long[] byDoc = new long[count];
     for (int i = 0; i < count; i++) {
       byDoc[i] = ((long) hits[i].doc << 32) | i;
     }
     Arrays.sort(byDoc);
     List<LeafReaderContext> leaves = searcher.getIndexReader().leaves();
-    String[] docids = new String[count];
+    BytesRef[] docids = new BytesRef[count];
     int leaf = -1;
     BinaryDocValues ids = null;
     for (long key : byDoc) {
@@ -190,7 +196,7 @@ public final class ImpactBatchSearch {
       if (!ids.advanceExact(doc - leaves.get(leaf).docBase)) {
         throw new IllegalStateException("document " + doc + " has no " + idField + " doc value");
       }
-      docids[(int) key] = ids.binaryValue().utf8ToString();
+      docids[(int) key] = BytesRef.deepCopyOf(ids.binaryValue());
     }
     return docids;
   }
@@ -199,7 +205,7 @@ public final class ImpactBatchSearch {
    * Hits in score order (Lucene's, ties by Lucene docid) put in Anserini's: each run of equal
    * scores re-sorted by docid, compared as UTF-8 bytes as Lucene's string-value sort compares them.
    */
-  private static void orderTiesByDocid(String[] docids, int[] luceneDocids, float[] scores) {
+  private static void orderTiesByDocid(BytesRef[] docids, int[] luceneDocids, float[] scores) {
     for (int start = 0, end; start < scores.length; start = end) {
       end = start + 1;
       while (end < scores.length && scores[end] == scores[start]) {
@@ -207,13 +213,11 @@ public final class ImpactBatchSearch {
       }
       if (end - start > 1) {
         Integer[] run = new Integer[end - start];
-        BytesRef[] bytes = new BytesRef[end - start];
         for (int i = 0; i < run.length; i++) {
           run[i] = i;
-          bytes[i] = new BytesRef(docids[start + i]);
         }
-        Arrays.sort(run, Comparator.comparing(i -> bytes[i]));
-        String[] runDocids = Arrays.copyOfRange(docids, start, end);
+        BytesRef[] runDocids = Arrays.copyOfRange(docids, start, end);
+        Arrays.sort(run, Comparator.comparing(i -> runDocids[i]));
         int[] runLuceneDocids = Arrays.copyOfRange(luceneDocids, start, end);
         for (int i = 0; i < run.length; i++) {
           docids[start + i] = runDocids[run[i]];
@@ -223,26 +227,37 @@ public final class ImpactBatchSearch {
     }
   }
 
-  private static Batch flatten(List<Hits> results) {
+  /** The hits of a batch as {@link #search} returns them. */
+  private static byte[] pack(List<Hits> results) {
     int total = 0;
-    int[] counts = new int[results.size()];
-    for (int q = 0; q < counts.length; q++) {
-      counts[q] = results.get(q).docids().length;
-      total += counts[q];
-    }
-    String[] docids = new String[total];
-    ByteBuffer luceneDocids = ByteBuffer.allocate(4 * total).order(ByteOrder.LITTLE_ENDIAN);
-    ByteBuffer scoreBits = ByteBuffer.allocate(4 * total).order(ByteOrder.LITTLE_ENDIAN);
-    int at = 0;
+    int docidBytes = 0;
     for (Hits hits : results) {
-      for (int i = 0; i < hits.docids().length; i++, at++) {
-        docids[at] = hits.docids()[i];
-        luceneDocids.putInt(hits.luceneDocids()[i]);
-        scoreBits.putInt(Float.floatToRawIntBits(hits.scores()[i]));
+      total += hits.docids().length;
+      for (BytesRef docid : hits.docids()) {
+        docidBytes += docid.length + 1;
       }
     }
-    Base64.Encoder base64 = Base64.getEncoder();
-    return new Batch(counts, docids, base64.encodeToString(luceneDocids.array()),
-        base64.encodeToString(scoreBits.array()));
+    ByteBuffer packed = ByteBuffer.allocate(4 + 4 * results.size() + 8 * total + docidBytes)
+        .order(ByteOrder.LITTLE_ENDIAN);
+    packed.putInt(results.size());
+    for (Hits hits : results) {
+      packed.putInt(hits.docids().length);
+    }
+    for (Hits hits : results) {
+      for (int luceneDocid : hits.luceneDocids()) {
+        packed.putInt(luceneDocid);
+      }
+    }
+    for (Hits hits : results) {
+      for (float score : hits.scores()) {
+        packed.putFloat(score);
+      }
+    }
+    for (Hits hits : results) {
+      for (BytesRef docid : hits.docids()) {
+        packed.put(docid.bytes, docid.offset, docid.length).put((byte) '\n');
+      }
+    }
+    return packed.array();
   }
 }
