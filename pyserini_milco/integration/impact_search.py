@@ -31,7 +31,6 @@ import gc
 import json
 import threading
 from collections.abc import Mapping
-from itertools import repeat
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -47,15 +46,16 @@ ID_FIELD = "id"
 
 class ImpactHit:
     """One hit, standing in for Anserini's ``ScoredDoc``: ``docid``, ``lucene_docid``, ``score``;
-    ``lucene_document`` is read from the index only when asked for."""
+    ``lucene_document`` is read from the index only when asked for, by ``_load``, which each
+    searcher's subclass (:func:`hit_class`) sets once instead of every hit holding it."""
 
-    __slots__ = ("docid", "lucene_docid", "score", "_load")
+    __slots__ = ("docid", "lucene_docid", "score")
+    _load: Callable[[int], object]
 
-    def __init__(self, docid: str, lucene_docid: int, score: float, load: Callable[[int], object]):
+    def __init__(self, docid: str, lucene_docid: int, score: float):
         self.docid = docid
         self.lucene_docid = lucene_docid
         self.score = score
-        self._load = load
 
     @property
     def lucene_document(self):
@@ -64,6 +64,11 @@ class ImpactHit:
 
     def __repr__(self) -> str:
         return f"ImpactHit(docid={self.docid!r}, lucene_docid={self.lucene_docid}, score={self.score})"
+
+
+def hit_class(load: Callable[[int], object]) -> type[ImpactHit]:
+    """The :class:`ImpactHit` of one index: its stored documents are read by ``load(lucene_docid)``."""
+    return type(ImpactHit.__name__, (ImpactHit,), {"__slots__": (), "_load": staticmethod(load)})
 
 
 class FastImpactSearcher:
@@ -77,11 +82,10 @@ class FastImpactSearcher:
         sort_type = autoclass("org.apache.lucene.search.SortField$Type")
         sort = autoclass("org.apache.lucene.search.Sort")(sort_field.FIELD_SCORE, sort_field(ID_FIELD, sort_type.STRING_VAL))
         generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
-        self._java_searcher = java_searcher
         self._batch = batch_search_class()(index_searcher, generator, CONTENTS_FIELD, sort)
-
-    def _document(self, lucene_docid: int):
-        return self._java_searcher.doc(lucene_docid)
+        # not ``java_searcher.doc`` itself: pyjnius binds a method object to the instance it was
+        # last read from, shared by every instance of the class
+        self._hit = hit_class(lambda lucene_docid: java_searcher.doc(lucene_docid))
 
     def batch_search(self, vectors: Sequence[Mapping[str, float]], k: int, threads: int = 1) -> list[list[ImpactHit]]:
         """The ``k`` best hits of every query vector (terms Pyserini would drop already dropped; weights
@@ -92,12 +96,11 @@ class FastImpactSearcher:
             return []
         counts, lucene_docids, scores, docids = unpack_hits(
             self._batch.search(json.dumps(vectors, default=float), k, threads).tostring())
-        load, hits, start = self._document, [], 0
+        hit, hits, start = self._hit, [], 0
         with paused_gc():  # a batch makes ~k objects per query, all kept: nothing for the collector
             for count in counts:
                 end = start + count
-                hits.append(list(map(ImpactHit, docids[start:end], lucene_docids[start:end], scores[start:end],
-                                     repeat(load, count))))
+                hits.append(list(map(hit, docids[start:end], lucene_docids[start:end], scores[start:end])))
                 start = end
         return hits
 

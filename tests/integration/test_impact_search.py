@@ -116,9 +116,16 @@ def test_docid_with_a_line_break_is_refused(tmp_path):
 
 
 def test_stored_document_only_on_request(searcher):
+    from pyserini.search.lucene import LuceneImpactSearcher
+
     impact, _ = searcher
     hit = impact.search("q1", k=1)[0]
-    assert set(hit.__slots__) == {"docid", "lucene_docid", "score", "_load"}  # nothing loaded with the hit
+    assert {slot for cls in type(hit).__mro__ for slot in getattr(cls, "__slots__", ())} == {
+        "docid", "lucene_docid", "score"}  # nothing loaded with the hit
+    assert not hasattr(hit, "__dict__")
+    other = LuceneImpactSearcher(impact.index_dir, impact.query_encoder)  # pyjnius shares bound methods
+    other.search("q2", k=1)                                               # among instances: this must not
+    other.close()                                                         # become the hit's searcher
     assert hit.lucene_document.get("id") == hit.docid
 
 
