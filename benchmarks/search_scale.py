@@ -25,7 +25,10 @@ Encodings are computed once and cached under ``WORK`` (delete a folder to redo i
 
 MILCO is searched with the stock query pruning (``--query-prune``) pre-encoded and end to end, and
 with further query pruning levels (``--query-levels``) pre-encoded, against every document level:
-the plot draws nDCG@10 against q/s for each. The stock search commands of some rows (``--stock-cli``)
+the plot draws nDCG@10 against q/s for each. Each row of pruned queries gets its cost against the same
+index searched with unpruned queries (``none`` among ``--query-levels``): the nDCG@10 difference with a
+95% paired-bootstrap interval over the NTREX lines asked (a line's queries in 12 languages ask for the
+same translations, so lines, not queries, are resampled), printed and in the table. The stock search commands of some rows (``--stock-cli``)
 are also timed from outside on every query (:mod:`benchmarks.stock_cli`), with Pyserini's default
 flags and with ``--batch-size 64 --threads 2``.
 """
@@ -306,16 +309,47 @@ def dense_input(pool: Pool, work: Path, part: Searched, args) -> Path:
     return write_flat(np.concatenate([np.load(path) for path in chunks]), docids, part.folder / "inputs" / "dense")
 
 
-def ndcg10(run: Run, qrels: Qrels) -> dict[str, float]:
-    """nDCG@10 with each query's own sentence dropped from its ranked list, per query language and
-    their mean (``mean``: every query counts once)."""
-    scores = per_query(qrels, {qid: {d: s for d, s in docs.items() if d != qid} for qid, docs in run.items()},
-                       ["ndcg_cut.10"])[NDCG]
+#: a query id's NTREX line (``deu-0041`` → ``0041``): the queries of one line in 12 languages ask for the
+#: same translations, so pruning costs are resampled by line, not by query
+LINE_PATTERN = r"-(\d+)$"
+PER_QUERY = "ndcg@10_per_query"
+
+
+def query_ndcg10(run: Run, qrels: Qrels) -> dict[str, float]:
+    """nDCG@10 of every query, with its own sentence dropped from its ranked list."""
+    return per_query(qrels, {qid: {d: s for d, s in docs.items() if d != qid} for qid, docs in run.items()},
+                     ["ndcg_cut.10"])[NDCG]
+
+
+def ndcg10(scores: dict[str, float]) -> dict[str, float]:
+    """Per-query nDCG@10 averaged per query language, and their mean (``mean``: every query counts once)."""
     languages: dict[str, list[float]] = {}
     for qid, value in scores.items():
         languages.setdefault(qid.rsplit("-", 1)[0], []).append(value)
     return {**{lang: round(sum(v) / len(v), 4) for lang, v in languages.items()},
             "mean": round(sum(scores.values()) / len(scores), 4)}
+
+
+def pruning_costs(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Each MILCO row with pruned queries against the same index searched with unpruned queries: the
+    paired bootstrap of the nDCG@10 difference over the NTREX lines (``vs_queries_none``, and one
+    printed line each). Drops every row's per-query scores, which the results file does not keep."""
+    from pyserini_milco.evaluation.significance import group_items, paired_bootstrap
+
+    unpruned = {r["level"]: r for r in rows if r["method"] == "milco" and r["query_level"] == "none"}
+    lines = []
+    for row in rows:
+        base = unpruned.get(row["level"]) if row["method"] == "milco" and row["query_level"] != "none" else None
+        if base is not None:
+            cost = paired_bootstrap(group_items(base[PER_QUERY], LINE_PATTERN), group_items(row[PER_QUERY], LINE_PATTERN))
+            row["vs_queries_none"] = {"delta": round(cost.difference, 4), "low": round(cost.low, 4),
+                                      "high": round(cost.high, 4), "lines": cost.items}
+            lines.append(f"{row['row']} (queries {row['query_level']}) vs queries none: nDCG@10 {cost.difference:+.4f} "
+                         f"[{cost.low:+.4f}, {cost.high:+.4f}] over {cost.items} lines"
+                         + ("" if cost.excludes_zero else " (within noise)"))
+    for row in rows:
+        row.pop(PER_QUERY, None)
+    return lines
 
 
 def measured(searcher, queries: tuple[list[str], Sequence], qrels: Qrels, args: argparse.Namespace,
@@ -326,7 +360,8 @@ def measured(searcher, queries: tuple[list[str], Sequence], qrels: Qrels, args: 
     run, speed = search_speed(searcher, qids, inputs, args, impact=impact)
     speed["latency_ms"] = latency_ms(lambda query: searcher.search(as_query(query), k=args.hits),
                                      evenly(inputs, args.speed_queries))
-    return {**speed, "ndcg@10": ndcg10(run, qrels)}
+    scores = query_ndcg10(run, qrels)
+    return {**speed, "ndcg@10": ndcg10(scores), PER_QUERY: scores}
 
 
 def as_query(query):
@@ -499,7 +534,7 @@ def stock_cli_rows(rows: Sequence[dict[str, Any]], names: Sequence[str] | None, 
 def markdown(results: dict[str, Any]) -> str:
     """The rows as one markdown table."""
     threads = [str(t) for t in results["threads"]]  # the saved form's keys
-    head = (["method", "terms/doc", "index MiB", "nDCG@10"] + [f"pre-enc q/s {t}t" for t in threads]
+    head = (["method", "terms/doc", "index MiB", "nDCG@10", "Δ vs queries none"] + [f"pre-enc q/s {t}t" for t in threads]
             + ["p50 ms", "p99 ms"] + [f"e2e q/s {t}t" for t in threads] + ["e2e p50 ms", "e2e p99 ms"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in results["rows"]:
@@ -508,7 +543,7 @@ def markdown(results: dict[str, Any]) -> str:
                                                                f"{e2e['latency_ms']['p99']:.1f}"]
                 if e2e else [""] * (len(threads) + 2))
         cells = ([row["row"], "" if row["terms_per_doc"] is None else f"{row['terms_per_doc']:.1f}",
-                  f"{row['index_bytes'] / 2 ** 20:.1f}", f"{row['ndcg@10']['mean']:.3f}"]
+                  f"{row['index_bytes'] / 2 ** 20:.1f}", f"{row['ndcg@10']['mean']:.3f}", pruning_cost(row)]
                  + [f"{row['qps'][t]:.0f}" for t in threads]
                  + [f"{row['latency_ms']['p50']:.2f}", f"{row['latency_ms']['p99']:.2f}"] + ends)
         lines.append("| " + " | ".join(cells) + " |")
@@ -521,6 +556,12 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {name} | {measure['flags']} | {qps} | {measure['seconds_all']:.1f} | "
                          f"{measure['seconds_one']:.1f} |")
     return "\n".join(lines)
+
+
+def pruning_cost(row: dict[str, Any]) -> str:
+    """``−0.027 [−0.035, −0.019]``: a row's nDCG@10 against unpruned queries (empty for other rows)."""
+    cost = row.get("vs_queries_none")
+    return "" if cost is None else f"{cost['delta']:+.3f} [{cost['low']:+.3f}, {cost['high']:+.3f}]"
 
 
 def plot(results: dict[str, Any], path: Path) -> Path:
@@ -632,7 +673,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, record in (("milco_encoding", args.work / "vectors" / "none.json"), ("dense_encoding",
                                                                                    args.work / "dense.json")):
         results[name] = json.loads(record.read_text()) if record.is_file() else "partial pool: encoding still running"
-    for line in ratios(results["rows"]) + stock_ratios(results["stock_cli"]):
+    for line in pruning_costs(results["rows"]) + ratios(results["rows"]) + stock_ratios(results["stock_cli"]):
         print(line, flush=True)
     results["seconds"] = round(time.perf_counter() - started, 1)
     write_json(args.json or args.work / "search-scale.json", results)

@@ -204,6 +204,10 @@ def test_search_scale_benchmark_tiny(tmp_path, official_checkpoint):
     assert rows["milco none"]["terms_per_doc"] > rows["milco topk:5"]["terms_per_doc"] and \
         rows["milco topk:5"]["terms_per_doc"] <= 10  # 5 per view
     assert rows["milco none"]["java_qps"]["1"] > 0
+    # the stock query pruning against unpruned queries on the same index, resampled by line (2 lines)
+    assert all(rows[f"milco {level}"]["vs_queries_none"]["lines"] == 2 for level in ("none", "topk:5"))
+    assert "milco none (queries topk:20) vs queries none: nDCG@10 " in done.stdout
+    assert not any("ndcg@10_per_query" in row for row in rows.values())
     # an HNSW beam wider than the pool searches it exhaustively: the flat index's quality
     assert rows[f"{dense} hnsw"]["ndcg@10"] == rows[f"{dense} flat"]["ndcg@10"]
     # each MILCO row against BM25 and both dense rows, measured in the same run
@@ -211,6 +215,27 @@ def test_search_scale_benchmark_tiny(tmp_path, official_checkpoint):
     assert "milco topk:5 ÷ bm25: q/s pre-encoded 1t " in done.stdout and "| milco none |" in done.stdout
     assert (work / "search-scale.png").stat().st_size > 10_000
     assert results["milco_encoding"]["encoder"] == str(folder) and results["dense_encoding"]["dimension"] == 32
+
+
+def test_search_scale_pruning_costs_pair_queries_by_line():
+    """A pruned row's cost is the mean over lines of its per-line nDCG@10 minus the unpruned row's;
+    rows without an unpruned twin (other indexes, other methods) get none."""
+    from benchmarks import search_scale
+
+    def row(level, query_level, scores, method="milco"):
+        return {"row": f"{method} {level}", "method": method, "level": level, "query_level": query_level,
+                search_scale.PER_QUERY: scores}
+
+    unpruned = row("none", "none", {"deu-0001": 1.0, "zho-0001": 0.5, "deu-0041": 0.8, "zho-0041": 0.8})
+    pruned = row("none", "topk:20", {"deu-0001": 1.0, "zho-0001": 0.1, "deu-0041": 0.8, "zho-0041": 0.6})
+    alone = row("topk:64", "topk:20", {"deu-0001": 1.0, "zho-0001": 1.0, "deu-0041": 1.0, "zho-0041": 1.0})
+    rows = [unpruned, pruned, alone, {"row": "bm25", "method": "bm25", search_scale.PER_QUERY: {}}]
+    lines = search_scale.pruning_costs(rows)
+    assert pruned["vs_queries_none"]["delta"] == round(((-0.4 / 2) + (-0.2 / 2)) / 2, 4)
+    assert pruned["vs_queries_none"]["lines"] == 2 and pruned["vs_queries_none"]["high"] < 0
+    assert "vs_queries_none" not in unpruned and "vs_queries_none" not in alone and len(lines) == 1
+    assert not any(search_scale.PER_QUERY in r for r in rows)
+    assert search_scale.pruning_cost(pruned).startswith("-0.150 [")
 
 
 def test_search_scale_pool_and_pruning(tmp_path):
