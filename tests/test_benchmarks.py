@@ -276,3 +276,13 @@ def test_parallel_map_keeps_order_and_raises():
 
     with pytest.raises(ValueError, match="seven"):
         parallel_map(fail, list(range(20)), 3)
+
+
+def test_level_names_keep_the_view_and_read_back():
+    """A pruning level's label names its view (``topk:20:pivot`` is not the stock ``topk:20``) and
+    parses back to the same level, as the query pre-encoding command receives it."""
+    from benchmarks.common import level_name, parse_level
+
+    for text in ("none", "topk:20", "mass:0.5", "topk:20:pivot", "quantile:0.25:source"):
+        assert level_name(parse_level(text)) == text
+    assert level_name(parse_level("topk:20:both")) == "topk:20"
