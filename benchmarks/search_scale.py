@@ -344,7 +344,7 @@ def pruning_costs(rows: Sequence[dict[str, Any]]) -> list[str]:
             cost = paired_bootstrap(group_items(base[PER_QUERY], LINE_PATTERN), group_items(row[PER_QUERY], LINE_PATTERN))
             row["vs_queries_none"] = {"delta": round(cost.difference, 4), "low": round(cost.low, 4),
                                       "high": round(cost.high, 4), "lines": cost.items}
-            lines.append(f"{row['row']} (queries {row['query_level']}) vs queries none: nDCG@10 {cost.difference:+.4f} "
+            lines.append(f"milco {row['level']}, queries {row['query_level']} vs queries none: nDCG@10 {cost.difference:+.4f} "
                          f"[{cost.low:+.4f}, {cost.high:+.4f}] over {cost.items} lines"
                          + ("" if cost.excludes_zero else " (within noise)"))
     for row in rows:
