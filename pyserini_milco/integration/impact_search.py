@@ -180,7 +180,7 @@ class LazyIdf(Mapping):
         return len(self._table())
 
 
-def query_vector(searcher, text: str) -> dict[str, int]:
+def query_vector(searcher, text: str) -> Mapping[str, float]:
     """What Pyserini's ``LuceneImpactSearcher`` hands Anserini for ``text``, as far as scores go:
     the encoded terms with an idf above ``min_idf`` (every term, when ``min_idf`` is below 0: the
     terms the index lacks, which Pyserini drops, match nothing). Weights stay as encoded: Pyserini
