@@ -276,9 +276,7 @@ def parse_level(text: str) -> PruneSpec | None:
 def level_name(spec: PruneSpec | None) -> str:
     """``none``, ``topk:10``, ``mass:0.5``, ``topk:20:pivot``: the label of a pruning level, which
     :func:`parse_level` reads back (the view only when it is not ``both``)."""
-    if spec is None:
-        return "none"
-    return f"{spec.method}:{spec.value:g}" + ("" if spec.view == "both" else f":{spec.view}")
+    return "none" if spec is None else spec.label
 
 
 def encode_queries(encoder_name: str, topics: Path, out: Path, max_length: int, prune: PruneSpec | None) -> float:

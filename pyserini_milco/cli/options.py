@@ -38,7 +38,7 @@ def add_encoding_options(parser: argparse.ArgumentParser, documents: bool) -> No
 
 
 def _spec(spec: PruneSpec | None) -> str:
-    return "none" if spec is None else f"{spec.method}:{spec.value:g}:{spec.view}"
+    return "none" if spec is None else spec.label
 
 
 def options_from_args(args: argparse.Namespace) -> EncodingOptions:

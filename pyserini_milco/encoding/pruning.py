@@ -42,6 +42,11 @@ class PruneSpec:
         if self.method == "quantile" and not 0 <= self.value < 1:
             raise OptionError(f"quantile needs a dropped fraction in [0, 1), got {self.value}")
 
+    @property
+    def label(self) -> str:
+        """``topk:20``, ``mass:0.9:pivot``: the spec as :meth:`parse` reads it (the view only when not ``both``)."""
+        return f"{self.method}:{self.value:g}" + ("" if self.view == "both" else f":{self.view}")
+
     @classmethod
     def parse(cls, text: str) -> "PruneSpec":
         """``METHOD:VALUE[:VIEW]``, e.g. ``topk:200``, ``mass:0.9:pivot``, ``quantile:0.5``."""

@@ -45,3 +45,9 @@ def test_ties_broken_by_index_and_output_sorted():
 def test_bad_specs(text, error):
     with pytest.raises(ValueError, match=error):
         PruneSpec.parse(text)
+
+
+@pytest.mark.parametrize("text", ["topk:40", "mass:0.9:pivot", "quantile:0.25:source"])
+def test_label_reads_back_as_the_same_spec(text):
+    assert PruneSpec.parse(text).label == text
+    assert PruneSpec.parse(PruneSpec("topk", 7, "both").label) == PruneSpec("topk", 7)
