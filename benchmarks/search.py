@@ -8,7 +8,7 @@ Steps (outputs under ``--work``):
 2. the pool is encoded once with ``--encoder`` (in this process, timed) and every query is
    pre-encoded with ``python -m pyserini_milco.encode_queries`` (timed, model loading included), so
    that search time is search only;
-   once per query pruning level (``--query-levels``; default: the stock search's ``topk:20`` per view);
+   once per query pruning level (``--query-levels``; default: the stock search's, ``DEFAULT_QUERY_PRUNE``);
 3. for every pruning level (``none``, ``topk:K``, ``mass:P``) the documents are pruned and quantized
    exactly as ``python -m pyserini_milco.encode --prune LEVEL`` does, written as a
    JsonVectorCollection and indexed with ``pyserini.index.lucene --impact --pretokenized``; the
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pruning levels: none, topk:K, mass:P, quantile:P")
     parser.add_argument("--query-levels", nargs="+", type=parse_level, default=[DEFAULT_QUERY_PRUNE],
                         help="query pruning levels (none, topk:K, ...), each searched against every document level; "
-                             "default: the stock search's topk:20 per view")
+                             f"default: the stock search's {level_name(DEFAULT_QUERY_PRUNE)} per view")
     parser.add_argument("--baseline-encoder", default=None,
                         help="a second MILCO model (folder or name) searched in the same run, documents and queries "
                              "unpruned; every impact row's q/s is also printed as a ratio to its q/s")

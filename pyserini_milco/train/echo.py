@@ -113,7 +113,7 @@ class EchoSettings(Stage2Settings):
                                       "the checkpoint's head")
     dev_query_prune: PruneSpec | None = setting(DEFAULT_QUERY_PRUNE, spelling=DEV_QUERY_PRUNE,
                                                 help="prune development queries, e.g. topk:20 or 'none' (default: "
-                                                     "as the stock search does, topk:20)")
+                                                     f"as the stock search does, {DEFAULT_QUERY_PRUNE.label})")
     validate_every: int = 50
     save_every: int = 50
 
