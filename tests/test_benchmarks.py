@@ -12,6 +12,7 @@ from conftest import REPO, SHARED_DATA
 sys.path.insert(0, str(REPO))
 from benchmarks import encode as encode_benchmark  # noqa: E402
 from pyserini_milco.encoding.encoder import pad_sequences  # noqa: E402
+from pyserini_milco.encoding.options import DEFAULT_QUERY_PRUNE  # noqa: E402
 
 TINY = ["--arch", "tiny", "--lengths", "5-40", "--batch-sizes", "3", "8", "--batches", "2", "--repeats", "1",
         "--pivot-terms", "40"]
@@ -206,7 +207,7 @@ def test_search_scale_benchmark_tiny(tmp_path, official_checkpoint):
     assert rows["milco none"]["java_qps"]["1"] > 0
     # the stock query pruning against unpruned queries on the same index, resampled by line (2 lines)
     assert all(rows[f"milco {level}"]["vs_queries_none"]["lines"] == 2 for level in ("none", "topk:5"))
-    assert "milco none, queries topk:20 vs queries none: nDCG@10 " in done.stdout
+    assert f"milco none, queries {DEFAULT_QUERY_PRUNE.label} vs queries none: nDCG@10 " in done.stdout
     assert not any("ndcg@10_per_query" in row for row in rows.values())
     # an HNSW beam wider than the pool searches it exhaustively: the flat index's quality
     assert rows[f"{dense} hnsw"]["ndcg@10"] == rows[f"{dense} flat"]["ndcg@10"]
