@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from pyserini_milco.atomic import atomic_output
+from pyserini_milco.encoding.options import optional_prune_label as level_name
 from pyserini_milco.encoding.pruning import PruneSpec
 from pyserini_milco.evaluation.metrics import Run, evaluate, read_qrels
 from pyserini_milco.evaluation.xquadr import Setting
@@ -271,12 +272,6 @@ def end_to_end(make_searcher, qids: list[str], texts: list[str], threads: Sequen
 def parse_level(text: str) -> PruneSpec | None:
     """``none`` or a ``--prune`` value (``topk:K``, ``mass:P``, ``quantile:P``)."""
     return None if text == "none" else PruneSpec.parse(text)
-
-
-def level_name(spec: PruneSpec | None) -> str:
-    """``none``, ``topk:10``, ``mass:0.5``, ``topk:20:pivot``: the label of a pruning level, which
-    :func:`parse_level` reads back (the view only when it is not ``both``)."""
-    return "none" if spec is None else spec.label
 
 
 def encode_queries(encoder_name: str, topics: Path, out: Path, max_length: int, prune: PruneSpec | None) -> float:

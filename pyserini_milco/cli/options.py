@@ -5,7 +5,7 @@ import argparse
 
 from ..encoding.pruning import PruneSpec
 from ..encoding.terms import DEFAULT_QUANTIZATION_SCALE
-from ..encoding.options import DEFAULT_QUERY_PRUNE, PRECISIONS, EncodingOptions, parse_optional_prune
+from ..encoding.options import DEFAULT_QUERY_PRUNE, PRECISIONS, EncodingOptions, optional_prune_label, parse_optional_prune
 
 
 def on_off(text: str) -> bool:
@@ -34,11 +34,7 @@ def add_encoding_options(parser: argparse.ArgumentParser, documents: bool) -> No
     else:
         parser.add_argument("--prune", dest="query_prune", type=lambda text: parse_optional_prune(text, None),
                             default=DEFAULT_QUERY_PRUNE, metavar="METHOD:VALUE[:VIEW]|none",
-                            help=f"prune each query: {methods}; none keeps every term (default: {_spec(DEFAULT_QUERY_PRUNE)})")
-
-
-def _spec(spec: PruneSpec | None) -> str:
-    return "none" if spec is None else spec.label
+                            help=f"prune each query: {methods}; none keeps every term (default: {optional_prune_label(DEFAULT_QUERY_PRUNE)})")
 
 
 def options_from_args(args: argparse.Namespace) -> EncodingOptions:
@@ -53,6 +49,6 @@ def options_to_env(options: EncodingOptions) -> dict[str, str]:
            "PYSERINI_MILCO_LOWERCASE": "on" if options.lowercase else "off",
            "PYSERINI_MILCO_PRECISION": options.precision}
     if options.prune is not None:
-        env["PYSERINI_MILCO_PRUNE"] = _spec(options.prune)
-    env["PYSERINI_MILCO_QUERY_PRUNE"] = _spec(options.query_prune)
+        env["PYSERINI_MILCO_PRUNE"] = optional_prune_label(options.prune)
+    env["PYSERINI_MILCO_QUERY_PRUNE"] = optional_prune_label(options.query_prune)
     return env

@@ -64,6 +64,11 @@ class EncodingOptions:
         return {"auto": None, "fp32": torch.float32, "bf16": torch.bfloat16}[self.precision]
 
 
+def optional_prune_label(spec: PruneSpec | None) -> str:
+    """``none`` or the spec's :attr:`~PruneSpec.label`: what :func:`parse_optional_prune` reads back."""
+    return "none" if spec is None else spec.label
+
+
 def parse_optional_prune(text: str | None, default: PruneSpec | None) -> PruneSpec | None:
     """``METHOD:VALUE[:VIEW]``, ``none`` (no pruning) or unset (``default``)."""
     if text is None or text == "":
